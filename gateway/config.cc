@@ -1,0 +1,279 @@
+// Config loading: TOML → validated Config. Sections are parsed in dependency order (server,
+// log, listeners, upstreams, filters, routes) and every error is collected before refusing.
+#include "gateway/config.h"
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "filters/registry.h"
+#include "gateway/local_handlers.h"
+#include "gateway/route_config.h"
+#include "static/error_pages.h"
+
+namespace gw {
+
+const ListenerConfig* Config::listener(std::string_view name) const {
+    for (const auto& l : listeners) {
+        if (l.name == name) return &l;
+    }
+    return nullptr;
+}
+
+std::string resolve_path(const std::string& base_dir, const std::string& path) {
+    if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
+    return base_dir + "/" + path;
+}
+
+bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_t& len) {
+    std::string host;
+    uint16_t port = 0;
+    std::string t(text);
+    if (!t.empty() && t.front() == ':') t = "0.0.0.0" + t;
+    if (!split_host_port(t, host, port)) return false;
+    std::memset(&out, 0, sizeof(out));
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        len = sizeof(sockaddr_in);
+        return true;
+    }
+    if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        len = sizeof(sockaddr_in6);
+        return true;
+    }
+    if (host == "localhost") {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(sockaddr_in);
+        return true;
+    }
+    return false;
+}
+
+namespace {
+
+void parse_server(Config& cfg, ConfigTable& t) {
+    ServerConfig& s = cfg.server;
+    if (auto v = t.get_int("workers", 0, 1024)) s.workers = static_cast<int>(*v);
+    if (auto v = t.get_duration("drain_timeout")) s.drain_timeout = *v;
+    if (auto v = t.get_string("server_header")) {
+        if (!valid_header_value(*v)) {
+            t.error("server_header", "'server_header' has a control character");
+        } else {
+            s.server_header = *v;
+        }
+    }
+    if (auto v = t.get_string("error_pages")) {
+        s.error_pages = resolve_path(cfg.base_dir, *v);
+        s.error_pages_loc = t.loc("error_pages");
+    }
+    if (auto l = t.get_table("limits")) {
+        LimitsConfig& lim = s.limits;
+        if (auto v = l->get_size("max_request_line")) lim.max_request_line = *v;
+        if (auto v = l->get_size("max_header_bytes")) lim.max_header_bytes = *v;
+        if (auto v = l->get_int("max_headers", 1, 10000)) lim.max_headers = *v;
+        if (auto v = l->get_size("max_body_size")) lim.max_body_size = *v;
+        if (auto v = l->get_size("max_buffered_body")) lim.max_buffered_body = *v;
+        if (auto v = l->get_int("max_requests_per_connection", 0, INT64_MAX)) lim.max_requests_per_connection = *v;
+        if (lim.max_request_line < 64) l->error("max_request_line", "'max_request_line' must be at least 64 bytes");
+        if (lim.max_header_bytes < lim.max_request_line) {
+            l->error("max_header_bytes", "'max_header_bytes' must be at least 'max_request_line'");
+        }
+        if (lim.max_header_bytes > 1024 * 1024) l->error("max_header_bytes", "'max_header_bytes' must be at most 1MiB");
+        l->finish();
+    }
+    if (auto to = t.get_table("timeouts")) {
+        TimeoutsConfig& tc = s.timeouts;
+        auto positive = [&](std::string_view key, Duration& out) {
+            if (auto v = to->get_duration(key)) {
+                if (v->count() <= 0) {
+                    to->error(key, "'" + std::string(key) + "' must be greater than zero");
+                } else {
+                    out = *v;
+                }
+            }
+        };
+        positive("header", tc.header);
+        positive("body", tc.body);
+        positive("keepalive", tc.keepalive);
+        positive("send", tc.send);
+        to->finish();
+    }
+    if (auto p = t.get_table("paths")) {
+        if (auto v = p->get_string("encoded_slashes")) {
+            if (*v == "reject") {
+                s.paths.encoded_slashes = EncodedSlashes::Reject;
+            } else if (*v == "keep") {
+                s.paths.encoded_slashes = EncodedSlashes::Keep;
+            } else if (*v == "decode") {
+                s.paths.encoded_slashes = EncodedSlashes::Decode;
+            } else {
+                p->error("encoded_slashes", "'encoded_slashes' must be \"reject\", \"keep\" or \"decode\"");
+            }
+        }
+        if (auto v = p->get_bool("merge_slashes")) s.paths.merge_slashes = *v;
+        p->finish();
+    }
+    t.finish();
+}
+
+void parse_log(Config& cfg, ConfigTable& t) {
+    LogConfig& l = cfg.log;
+    if (auto v = t.get_string("level")) {
+        if (*v == "debug") {
+            l.level = LogLevel::Debug;
+        } else if (*v == "info") {
+            l.level = LogLevel::Info;
+        } else if (*v == "warn") {
+            l.level = LogLevel::Warn;
+        } else if (*v == "error") {
+            l.level = LogLevel::Error;
+        } else {
+            t.error("level", "'level' must be \"debug\", \"info\", \"warn\" or \"error\"");
+        }
+    }
+    auto target = [&](std::string_view key, std::string& out) {
+        if (auto v = t.get_string(key)) {
+            if (v->empty()) {
+                t.error(key, "'" + std::string(key) + "' must not be empty");
+            } else if (*v == "off" || *v == "stdout" || *v == "stderr") {
+                out = *v;
+            } else {
+                out = resolve_path(cfg.base_dir, *v);
+            }
+        }
+    };
+    target("error", l.error);
+    if (l.error == "off") t.error("error", "the error log cannot be turned off; use \"stderr\" or a file");
+    target("access", l.access);
+    if (auto v = t.get_string("access_format")) {
+        if (*v == "combined") {
+            l.access_format = AccessLogFormat::Combined;
+        } else if (*v == "json") {
+            l.access_format = AccessLogFormat::Json;
+        } else {
+            t.error("access_format", "'access_format' must be \"combined\" or \"json\"");
+        }
+    }
+    t.finish();
+}
+
+void parse_listeners(Config& cfg, std::vector<ConfigTable>& tables) {
+    std::set<std::string> names, addresses;
+    for (auto& t : tables) {
+        ListenerConfig l;
+        l.loc = t.loc();
+        if (auto a = t.get_string("address")) {
+            l.address = *a;
+            if (!parse_socket_address(*a, l.addr, l.addr_len)) {
+                t.error("address", "invalid listener address \"" + *a + "\" (expected IP:port, [IPv6]:port or :port)");
+            } else if (!addresses.insert(*a).second) {
+                t.error("address", "two listeners on \"" + *a + "\"");
+            }
+        } else if (!t.has("address")) {
+            t.error_here("a listener needs 'address'");
+        }
+        l.name = t.get_string("name").value_or(l.address);
+        if (!l.name.empty() && !names.insert(l.name).second) t.error("name", "duplicate listener name '" + l.name + "'");
+        if (auto v = t.get_int("backlog", 1, 65535)) l.backlog = static_cast<int>(*v);
+        t.finish();
+        cfg.listeners.push_back(std::move(l));
+    }
+}
+
+void parse_filters(Config& cfg, ConfigTable& t) {
+    for (const auto& name : t.keys()) {
+        auto ft = t.get_table(name);
+        if (!ft) continue;
+        FilterEntry e;
+        e.name = name;
+        auto type = ft->get_string("type");
+        if (!type) {
+            if (!ft->has("type")) ft->error_here("filter '" + name + "' needs 'type'");
+            continue;
+        }
+        e.type = *type;
+        const FilterKind* kind = find_filter_kind(*type);
+        if (!kind) {
+            std::set<std::string, std::less<>> known;
+            for (const auto& k : filter_kinds()) known.emplace(k.type);
+            std::string msg = "unknown filter type \"" + *type + "\"";
+            std::string s = suggest(*type, known);
+            if (!s.empty()) msg += "; did you mean \"" + s + "\"?";
+            ft->error("type", msg);
+            continue;
+        }
+        e.factory = kind->parse(*ft, FilterContext{name, cfg.base_dir});
+        cfg.filters.emplace(name, std::move(e));
+    }
+}
+
+void parse_upstreams(Config& cfg, ConfigTable& t) {
+    for (const auto& name : t.keys()) {
+        auto ut = t.get_table(name);
+        if (!ut) continue;
+        cfg.upstreams.emplace(name, parse_upstream_config(name, *ut));
+    }
+}
+
+}  // namespace
+
+std::shared_ptr<Config> load_config_text(std::string_view text, const std::string& name,
+                                         const std::string& base_dir, ConfigErrors& errors) {
+    auto doc = ConfigDocument::parse(text, name, errors);
+    if (!doc) return nullptr;
+    auto cfg = std::make_shared<Config>();
+    cfg->file = name;
+    cfg->base_dir = base_dir;
+    ConfigTable root = doc->root(errors);
+
+    if (auto t = root.get_table("server")) parse_server(*cfg, *t);
+    if (auto t = root.get_table("log")) parse_log(*cfg, *t);
+    if (auto ls = root.get_table_array("listener")) {
+        parse_listeners(*cfg, *ls);
+    } else if (!root.has("listener")) {
+        root.error_here("no [[listener]]: Squall needs at least one address to listen on");
+    }
+    if (auto t = root.get_table("upstream")) parse_upstreams(*cfg, *t);
+    if (auto t = root.get_table("filter")) parse_filters(*cfg, *t);
+
+    cfg->error_pages = ErrorPages::builtin();
+    if (!cfg->server.error_pages.empty()) {
+        cfg->error_pages = ErrorPages::load_dir(cfg->server.error_pages, cfg->error_pages, errors,
+                                                cfg->server.error_pages_loc);
+    }
+    if (auto routes = root.get_table_array("route")) {
+        parse_routes(*cfg, *routes);
+    } else if (!root.has("route")) {
+        root.error_here("no [[route]]: every request would get a 404");
+    }
+    root.finish();
+    if (errors.has_errors()) return nullptr;
+    return cfg;
+}
+
+std::shared_ptr<Config> load_config_file(const std::string& path, ConfigErrors& errors) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        errors.error(SourceLoc{}, std::string("cannot read config file: ") + std::strerror(errno));
+        return nullptr;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    std::string base_dir;
+    size_t slash = path.rfind('/');
+    base_dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+    return load_config_text(ss.str(), path, base_dir, errors);
+}
+
+}  // namespace gw

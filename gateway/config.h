@@ -1,0 +1,108 @@
+// The whole validated configuration: one immutable snapshot (std::shared_ptr<const Config>)
+// shared by every worker. A reload builds a new one; streams keep the one they started with.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "gateway/config_reader.h"
+#include "gateway/path.h"
+#include "gateway/router.h"
+#include "gateway/units.h"
+#include "upstream/upstream_config.h"
+
+namespace gw {
+
+class ErrorPages;
+class FilterFactory;
+class AccessLogSink;
+
+enum class LogLevel { Debug, Info, Warn, Error };
+enum class AccessLogFormat { Combined, Json };
+
+struct LimitsConfig {
+    uint64_t max_request_line = 8 * 1024;
+    uint64_t max_header_bytes = 32 * 1024;
+    int64_t max_headers = 100;
+    uint64_t max_body_size = 10 * 1024 * 1024;  // 0 = no limit
+    uint64_t max_buffered_body = 1024 * 1024;   // held while a filter has stopped the request
+    int64_t max_requests_per_connection = 10000;  // 0 = no limit
+};
+
+struct TimeoutsConfig {
+    Duration header{std::chrono::seconds(10)};     // whole request head, from its first byte
+    Duration body{std::chrono::seconds(30)};       // between two reads of a request body
+    Duration keepalive{std::chrono::seconds(75)};  // idle between requests
+    Duration send{std::chrono::seconds(30)};       // a client that reads nothing for this long
+};
+
+struct ServerConfig {
+    int workers = 0;  // 0 = one per core
+    Duration drain_timeout{std::chrono::seconds(10)};
+    LimitsConfig limits;
+    TimeoutsConfig timeouts;
+    PathOptions paths;
+    std::string server_header = "squall";  // empty: no Server header
+    std::string error_pages;                // directory of templates overriding the built-in ones
+    SourceLoc error_pages_loc;
+};
+
+struct LogConfig {
+    LogLevel level = LogLevel::Info;
+    std::string error = "stderr";  // "stderr", "stdout" or a file
+    std::string access = "stdout";  // "off", "stdout", "stderr" or a file
+    AccessLogFormat access_format = AccessLogFormat::Combined;
+};
+
+struct ListenerConfig {
+    std::string name;
+    std::string address;  // as written
+    sockaddr_storage addr{};
+    socklen_t addr_len = 0;
+    int backlog = 4096;
+    SourceLoc loc;
+};
+
+struct FilterEntry {
+    std::string name;
+    std::string type;
+    std::shared_ptr<const FilterFactory> factory;
+};
+
+class Config {
+public:
+    std::string file;       // the file it was loaded from
+    std::string base_dir;   // relative paths in the config resolve against this
+    ServerConfig server;
+    LogConfig log;
+    std::vector<ListenerConfig> listeners;
+    std::map<std::string, UpstreamConfig, std::less<>> upstreams;
+    std::map<std::string, FilterEntry, std::less<>> filters;
+    Router router;
+    std::shared_ptr<const ErrorPages> error_pages;
+    // Runtime attachment set by the server before the snapshot is published.
+    std::shared_ptr<AccessLogSink> access_log;
+
+    const ListenerConfig* listener(std::string_view name) const;
+};
+
+// Loads and validates a config file. Every problem is recorded in `errors` as file:line:col;
+// nullptr when there is at least one error (warnings alone do not fail).
+std::shared_ptr<Config> load_config_file(const std::string& path, ConfigErrors& errors);
+// The same from text, with relative paths resolved against `base_dir`.
+std::shared_ptr<Config> load_config_text(std::string_view text, const std::string& name,
+                                         const std::string& base_dir, ConfigErrors& errors);
+
+// Parses "host:port", "[v6]:port" or ":port" (all interfaces) into a socket address.
+bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_t& len);
+
+// Resolves `path` against `base_dir` unless it is absolute.
+std::string resolve_path(const std::string& base_dir, const std::string& path);
+
+}  // namespace gw

@@ -1,0 +1,71 @@
+// Headers: an ordered list of header fields with case-insensitive lookup, shared by requests
+// and responses on every protocol (HTTP/1.1 keeps the sender's case, HTTP/2 lowercases).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gw {
+
+// ASCII case-insensitive equality, the comparison RFC 9110 §5.1 asks for field names.
+bool iequals(std::string_view a, std::string_view b);
+char ascii_lower(char c);
+std::string to_lower(std::string_view s);
+
+struct HeaderField {
+    std::string name;
+    std::string value;
+};
+
+class Headers {
+public:
+    using const_iterator = std::vector<HeaderField>::const_iterator;
+
+    // The first value of `name`, or nullptr.
+    const std::string* get(std::string_view name) const;
+    bool has(std::string_view name) const { return get(name) != nullptr; }
+    size_t count(std::string_view name) const;
+
+    // Appends a field (a repeat of an existing name stays a separate field).
+    void add(std::string name, std::string value);
+    // Replaces every field called `name` with one field.
+    void set(std::string_view name, std::string value);
+    // Removes every field called `name`; returns how many were removed.
+    size_t remove(std::string_view name);
+
+    // Every value of `name` joined by ", " (RFC 9110 §5.3), empty when absent.
+    std::string joined(std::string_view name) const;
+    // True when a comma-separated list header `name` contains `token` (case-insensitive).
+    bool has_token(std::string_view name, std::string_view token) const;
+
+    size_t size() const { return fields_.size(); }
+    bool empty() const { return fields_.empty(); }
+    void clear() { fields_.clear(); }
+    void reserve(size_t n) { fields_.reserve(n); }
+    const_iterator begin() const { return fields_.begin(); }
+    const_iterator end() const { return fields_.end(); }
+    std::vector<HeaderField>& fields() { return fields_; }
+    const std::vector<HeaderField>& fields() const { return fields_; }
+
+private:
+    std::vector<HeaderField> fields_;
+};
+
+// Calls fn(token) for each trimmed, non-empty element of a comma-separated list.
+template <typename Fn>
+void for_each_list_token(std::string_view list, Fn&& fn) {
+    size_t pos = 0;
+    while (pos <= list.size()) {
+        size_t comma = list.find(',', pos);
+        if (comma == std::string_view::npos) comma = list.size();
+        std::string_view item = list.substr(pos, comma - pos);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (!item.empty()) fn(item);
+        pos = comma + 1;
+    }
+}
+
+}  // namespace gw

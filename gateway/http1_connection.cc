@@ -1,0 +1,536 @@
+// Http1Connection: HTTP/1.1 framing on one socket (RFC 9112).
+#include "gateway/http1_connection.h"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+
+#include "gateway/log.h"
+
+namespace gw {
+
+namespace {
+
+constexpr size_t kMaxChunkLinePeek = 4096 + 64;
+constexpr uint64_t kMaxDiscard = 1024 * 1024;    // unread body we swallow to keep a connection
+constexpr size_t kMaxPipelined = 64 * 1024;      // buffered requests behind the one in progress
+constexpr Duration kLingerTime{2000};
+
+Http1Limits limits_from(const Config& c) {
+    Http1Limits l;
+    l.max_request_line = c.server.limits.max_request_line;
+    l.max_header_bytes = c.server.limits.max_header_bytes;
+    l.max_headers = static_cast<size_t>(c.server.limits.max_headers);
+    l.max_body_size = c.server.limits.max_body_size;
+    return l;
+}
+
+std::string peer_ip(const sockaddr* addr, uint16_t& port) {
+    char buf[INET6_ADDRSTRLEN] = "-";
+    port = 0;
+    if (addr->sa_family == AF_INET) {
+        auto* a = reinterpret_cast<const sockaddr_in*>(addr);
+        inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+        port = ntohs(a->sin_port);
+    } else if (addr->sa_family == AF_INET6) {
+        auto* a = reinterpret_cast<const sockaddr_in6*>(addr);
+        inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+        port = ntohs(a->sin6_port);
+    }
+    return buf;
+}
+
+bool parse_length(const std::string& v, uint64_t& out) {
+    if (v.empty() || v.size() > 19) return false;
+    uint64_t n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out = n;
+    return true;
+}
+
+// Fields the connection owns on the wire (RFC 9110 §7.6.1 hop-by-hop, plus framing).
+bool connection_owned(std::string_view name) {
+    return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "transfer-encoding") ||
+           iequals(name, "proxy-connection") || iequals(name, "upgrade");
+}
+
+}  // namespace
+
+std::unique_ptr<Http1Connection> Http1Connection::create(Worker& worker, int fd, const sockaddr* addr,
+                                                         int addr_len, const ListenerConfig& listener) {
+    (void)addr_len;
+    ConnectionInfo info;
+    info.client_ip = peer_ip(addr, info.client_port);
+    info.listener = listener.name;
+    return std::make_unique<Http1Connection>(worker, fd, std::move(info));
+}
+
+Http1Connection::Http1Connection(Worker& worker, int fd, ConnectionInfo info)
+    : worker_(worker),
+      transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this)),
+      info_(std::move(info)),
+      config_(worker.config()),
+      codec_(Http1Codec::Mode::Request, limits_from(*config_)),
+      body_(make_evbuffer()) {
+    timer_.reset(evtimer_new(worker_.base(), &Http1Connection::on_timer_event, this));
+    resume_ev_.reset(event_new(worker_.base(), -1, 0, &Http1Connection::on_resume_event, this));
+    transport_->set_send_timeout(worker_.timeout(config_->server.timeouts.send));
+}
+
+Http1Connection::~Http1Connection() {
+    if (stream_) stream_->on_downstream_reset();
+    stream_.reset();
+}
+
+void Http1Connection::start() {
+    arm(Timer::Header);  // the first request gets the header timeout from accept
+    transport_->set_reading(true);
+}
+
+// ---- input ----
+
+void Http1Connection::on_readable() { process_input(); }
+
+void Http1Connection::on_resume_event(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Http1Connection*>(arg)->process_input();
+}
+
+void Http1Connection::process_input() {
+    if (processing_) {
+        reprocess_ = true;
+        return;
+    }
+    processing_ = true;
+    do {
+        reprocess_ = false;
+        process_loop();
+    } while (reprocess_ && phase_ != Phase::Closed);
+    processing_ = false;
+    if (phase_ != Phase::Closed) {
+        transport_->flush();
+        update_reading();
+    }
+}
+
+void Http1Connection::process_loop() {
+    while (true) {
+        if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
+        evbuffer* in = transport_->input();
+        if (phase_ == Phase::Lingering) {
+            evbuffer_drain(in, evbuffer_get_length(in));
+            if (transport_->eof()) close_now();
+            return;
+        }
+        if (request_done_) {
+            if (!response_done_) return;  // wait for the response; pipelined bytes wait in `in`
+            finish_exchange();
+            continue;
+        }
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0) {
+            if (transport_->eof()) handle_eof();
+            return;
+        }
+        if (phase_ == Phase::Idle) {
+            phase_ = Phase::Head;
+            if (!first_request_) arm(Timer::Header);
+        }
+        size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek)
+                                        : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
+        auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+        Http1Codec::Step s = codec_.step(std::string_view(p, want), avail);
+        if (s.skip) evbuffer_drain(in, s.skip);
+        switch (s.kind) {
+            case Http1Codec::Kind::NeedMore:
+                if (transport_->eof()) handle_eof();
+                return;
+            case Http1Codec::Kind::Head: handle_head(); break;
+            case Http1Codec::Kind::Data: handle_data(s.data); break;
+            case Http1Codec::Kind::MessageEnd: handle_message_end(); break;
+            case Http1Codec::Kind::Paused: return;
+            case Http1Codec::Kind::Error: handle_parse_error(); return;
+        }
+    }
+}
+
+void Http1Connection::handle_head() {
+    RequestHead& req = codec_.request();
+    ++requests_;
+    first_request_ = false;
+    phase_ = Phase::Active;
+    request_done_ = false;
+    response_done_ = false;
+    head_sent_ = false;
+    continue_sent_ = false;
+    discarded_ = 0;
+    int64_t max_requests = config_->server.limits.max_requests_per_connection;
+    keep_alive_ = req.keep_alive && !worker_.draining() &&
+                  (max_requests == 0 || requests_ < static_cast<uint64_t>(max_requests));
+    req_version_ = req.version;
+    head_request_ = req.is_head();
+    expect_continue_ = req.expect_continue;
+    stream_wants_body_ = req.has_body();
+    arm(stream_wants_body_ ? Timer::Body : Timer::None);
+    stream_ = std::make_unique<Stream>(worker_, *this, config_, info_);
+    stream_->on_request_head(std::move(req), !stream_wants_body_);
+}
+
+void Http1Connection::handle_data(size_t n) {
+    evbuffer* in = transport_->input();
+    arm(Timer::Body);
+    if (!stream_ || response_done_) {
+        // The response is out: swallow the rest of the body, within reason.
+        evbuffer_drain(in, n);
+        discarded_ += n;
+        if (discarded_ > kMaxDiscard) close_now();
+        return;
+    }
+    evbuffer_remove_buffer(in, body_.get(), n);
+    stream_->on_request_data(body_.get(), false);
+    evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
+}
+
+void Http1Connection::handle_message_end() {
+    request_done_ = true;
+    arm(Timer::None);
+    if (stream_ && stream_wants_body_ && !response_done_) stream_->on_request_data(body_.get(), true);
+}
+
+void Http1Connection::handle_parse_error() {
+    int status = codec_.error_status();
+    const std::string& detail = codec_.error_message();
+    keep_alive_ = false;
+    if (stream_) {
+        // Bad body framing in the middle of a request: the request is lost.
+        if (!response_done_) {
+            stream_->send_local_reply(status, detail);
+            // A response already under way cannot carry an error: the stream reset us.
+        }
+        if (phase_ != Phase::Closed) close_after_flush();
+        return;
+    }
+    fail_without_stream(status, detail);
+}
+
+// An error before a request head exists: a bare Stream renders the templated page and logs it.
+void Http1Connection::fail_without_stream(int status, const std::string& detail) {
+    keep_alive_ = false;
+    phase_ = Phase::Active;
+    request_done_ = true;
+    response_done_ = false;
+    head_request_ = false;
+    head_sent_ = false;
+    req_version_ = HttpVersion::Http11;
+    stream_ = std::make_unique<Stream>(worker_, *this, config_, info_);
+    stream_->send_local_reply(status, detail);
+    if (phase_ != Phase::Closed) close_after_flush();
+}
+
+void Http1Connection::handle_eof() {
+    switch (phase_) {
+        case Phase::Idle:
+        case Phase::Head: close_now(); return;  // nothing, or half a head: just go
+        case Phase::Active:
+            if (!request_done_) {
+                close_now();  // the client gave up in the middle of its request
+            } else {
+                keep_alive_ = false;  // half-close after a full request: still answer it
+            }
+            return;
+        default: return;
+    }
+}
+
+void Http1Connection::update_reading() {
+    if (phase_ == Phase::Closed || phase_ == Phase::Closing) {
+        transport_->set_reading(false);
+        return;
+    }
+    bool on = !body_paused_;
+    if (phase_ == Phase::Active && request_done_ && evbuffer_get_length(transport_->input()) > kMaxPipelined) {
+        on = false;
+    }
+    transport_->set_reading(on);
+}
+
+void Http1Connection::pause_request_body(bool paused) {
+    body_paused_ = paused;
+    if (!processing_) update_reading();
+}
+
+// ---- exchange completion ----
+
+void Http1Connection::on_response_complete() {
+    response_done_ = true;
+    if (!request_done_) {
+        // RFC 9110 §10.1.1: without a 100 Continue the client may never send the body.
+        if (expect_continue_ && !continue_sent_) keep_alive_ = false;
+        if (!keep_alive_) {
+            close_after_flush();
+            return;
+        }
+        arm(Timer::Body);  // swallow the rest of the body (bounded by kMaxDiscard and the timer)
+    }
+    if (processing_) {
+        reprocess_ = true;
+    } else {
+        transport_->flush();
+        event_active(resume_ev_.get(), 0, 0);
+    }
+}
+
+void Http1Connection::finish_exchange() {
+    if (stream_) worker_.defer_delete(std::move(stream_));
+    if (!keep_alive_) {
+        close_after_flush();
+        return;
+    }
+    codec_.reset();
+    request_done_ = false;
+    response_done_ = false;
+    config_ = worker_.config();  // a reload applies from the next request on
+    phase_ = Phase::Idle;
+    arm(Timer::KeepAlive);
+}
+
+void Http1Connection::drain() {
+    keep_alive_ = false;
+    if (phase_ == Phase::Idle) close_now();
+}
+
+void Http1Connection::close_after_flush() {
+    if (phase_ == Phase::Closed || phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
+    phase_ = Phase::Closing;
+    if (stream_) {
+        if (!stream_->response_complete()) stream_->on_downstream_reset();
+        worker_.defer_delete(std::move(stream_));
+    }
+    transport_->set_reading(false);
+    transport_->flush();
+    if (transport_->output_pending() == 0) {
+        begin_linger();
+    } else {
+        transport_->watch_drain(0);
+    }
+}
+
+// RFC 9112 §9.6: close the write side, then read and drop what the client still sends for a
+// moment, so its unread bytes do not turn our last response into a reset.
+void Http1Connection::begin_linger() {
+    phase_ = Phase::Lingering;
+    transport_->shutdown_write();
+    evbuffer_drain(transport_->input(), evbuffer_get_length(transport_->input()));
+    if (transport_->eof()) {
+        close_now();
+        return;
+    }
+    transport_->set_reading(true);
+    arm(Timer::Linger);
+}
+
+void Http1Connection::close_now() {
+    if (phase_ == Phase::Closed) return;
+    phase_ = Phase::Closed;
+    arm(Timer::None);
+    event_del(resume_ev_.get());
+    transport_->abort();
+    if (stream_) {
+        stream_->on_downstream_reset();
+        worker_.defer_delete(std::move(stream_));
+    }
+    worker_.remove(*this);  // destroyed on the next loop turn
+}
+
+void Http1Connection::on_drained() {
+    if (phase_ == Phase::Closing) {
+        begin_linger();
+    } else if (stream_) {
+        stream_->on_downstream_drained();
+    }
+}
+
+void Http1Connection::on_transport_error(int) { close_now(); }
+
+// ---- timers ----
+
+void Http1Connection::arm(Timer t) {
+    timer_kind_ = t;
+    const TimeoutsConfig& to = config_->server.timeouts;
+    switch (t) {
+        case Timer::None: event_del(timer_.get()); return;
+        case Timer::KeepAlive: event_add(timer_.get(), worker_.timeout(to.keepalive)); return;
+        case Timer::Header: event_add(timer_.get(), worker_.timeout(to.header)); return;
+        case Timer::Body: event_add(timer_.get(), worker_.timeout(to.body)); return;
+        case Timer::Linger: event_add(timer_.get(), worker_.timeout(kLingerTime)); return;
+    }
+}
+
+void Http1Connection::on_timer_event(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Http1Connection*>(arg)->on_timer();
+}
+
+void Http1Connection::on_timer() {
+    switch (timer_kind_) {
+        case Timer::None: return;
+        case Timer::KeepAlive:
+        case Timer::Linger: close_now(); return;
+        case Timer::Header:
+            if (phase_ == Phase::Head && codec_.started()) {
+                fail_without_stream(408, "the request head did not arrive in time");
+            } else {
+                close_now();
+            }
+            return;
+        case Timer::Body:
+            keep_alive_ = false;
+            if (stream_ && !head_sent_ && !response_done_) {
+                stream_->send_local_reply(408, "the request body did not arrive in time");
+                if (phase_ != Phase::Closed) close_after_flush();
+            } else {
+                close_now();
+            }
+            return;
+    }
+}
+
+// ---- output (DownstreamSink) ----
+
+void Http1Connection::send_continue() {
+    if (!expect_continue_ || continue_sent_ || head_sent_ || request_done_ || phase_ != Phase::Active) return;
+    continue_sent_ = true;
+    static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+    evbuffer_add(transport_->output(), k100.data(), k100.size());
+    if (!processing_) transport_->flush();
+}
+
+void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
+    const int status = head.status;
+    bodyless_ = head_request_ || status_has_no_body(status);
+    chunked_out_ = false;
+    length_out_ = false;
+    out_remaining_ = 0;
+    bool has_length = false;
+    uint64_t length = 0;
+    bool has_date = false;
+    bool has_server = false;
+    for (const auto& f : head.headers) {
+        if (iequals(f.name, "content-length")) {
+            has_length = parse_length(f.value, length);
+        } else if (iequals(f.name, "date")) {
+            has_date = true;
+        } else if (iequals(f.name, "server")) {
+            has_server = true;
+        }
+    }
+    if (!bodyless_) {
+        if (has_length) {
+            length_out_ = true;
+            out_remaining_ = length;
+        } else if (!end_stream) {
+            if (req_version_ == HttpVersion::Http11) {
+                chunked_out_ = true;
+            } else {
+                keep_alive_ = false;  // HTTP/1.0 without a length: the close ends the body
+            }
+        }
+    }
+    if (worker_.draining()) keep_alive_ = false;
+
+    std::string& out = scratch_;
+    out.clear();
+    out += "HTTP/1.1 ";
+    char code[4] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
+                    static_cast<char>('0' + status % 10), ' '};
+    out.append(code, 4);
+    out += head.reason.empty() ? reason_phrase(status) : std::string_view(head.reason);
+    out += "\r\n";
+    const std::string& server = config_->server.server_header;
+    if (!has_server && !server.empty()) {
+        out += "Server: ";
+        out += server;
+        out += "\r\n";
+    }
+    if (!has_date) {
+        out += "Date: ";
+        out += worker_.time().http_date();
+        out += "\r\n";
+    }
+    // RFC 9110 §8.6: no Content-Length in a 1xx or 204.
+    const bool drop_length = status == 204 || status < 200 || (!bodyless_ && !has_length);
+    for (const auto& f : head.headers) {
+        if (connection_owned(f.name)) continue;
+        if (drop_length && iequals(f.name, "content-length")) continue;
+        out += f.name;
+        out += ": ";
+        out += f.value;
+        out += "\r\n";
+    }
+    if (!bodyless_ && !has_length && end_stream) out += "Content-Length: 0\r\n";
+    if (chunked_out_) out += "Transfer-Encoding: chunked\r\n";
+    if (!keep_alive_) {
+        out += "Connection: close\r\n";
+    } else if (req_version_ == HttpVersion::Http10) {
+        out += "Connection: keep-alive\r\n";
+    }
+    out += "\r\n";
+    evbuffer_add(transport_->output(), out.data(), out.size());
+}
+
+void Http1Connection::send_head(ResponseHead& head, bool end_stream) {
+    if (phase_ == Phase::Closed) return;
+    head_sent_ = true;
+    write_head(head, end_stream);
+    if (end_stream) {
+        on_response_complete();
+    } else if (!processing_) {
+        transport_->flush();
+    }
+}
+
+void Http1Connection::send_data(evbuffer* data, bool end_stream) {
+    size_t len = evbuffer_get_length(data);
+    if (phase_ == Phase::Closed) {
+        evbuffer_drain(data, len);
+        return;
+    }
+    evbuffer* out = transport_->output();
+    if (bodyless_) {
+        evbuffer_drain(data, len);
+    } else if (chunked_out_) {
+        if (len > 0) {
+            char line[24];
+            int n = snprintf(line, sizeof(line), "%zx\r\n", len);
+            evbuffer_add(out, line, static_cast<size_t>(n));
+            evbuffer_add_buffer(out, data);
+            evbuffer_add(out, "\r\n", 2);
+        }
+        if (end_stream) evbuffer_add(out, "0\r\n\r\n", 5);
+    } else {
+        if (length_out_ && len > out_remaining_) {
+            // More than the declared length: never let the excess become a "next response".
+            log_warn("response body longer than its Content-Length; closing the connection");
+            evbuffer_drain(data, len);
+            close_now();
+            return;
+        }
+        if (length_out_) out_remaining_ -= len;
+        evbuffer_add_buffer(out, data);
+        if (end_stream && length_out_ && out_remaining_ > 0) {
+            // Shorter than declared: the client must see a truncated response.
+            transport_->flush();
+            close_now();
+            return;
+        }
+    }
+    if (end_stream) {
+        on_response_complete();
+        return;
+    }
+    if (!processing_) transport_->flush();
+    if (transport_->output_pending() > kDownstreamHighWatermark) transport_->watch_drain(kDownstreamHighWatermark / 2);
+}
+
+}  // namespace gw

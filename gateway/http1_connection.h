@@ -1,0 +1,103 @@
+// Http1Connection: one HTTP/1.1 client connection. Feeds the socket's bytes to Http1Codec,
+// runs one Stream per request (strictly in order, so pipelined responses never reorder),
+// frames responses, and owns the connection's timers: header read, body read, keep-alive idle,
+// send stall, lingering close.
+//
+//   Idle ──byte──→ Head ──head──→ Active ──response done + request done──→ Idle (keep-alive)
+//     │              │              │
+//     └─timeout──────┴─error/408────┴──not keep-alive──→ Closing ─flushed→ Lingering ─EOF/2s→ Closed
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gateway/http1_codec.h"
+#include "gateway/stream.h"
+#include "gateway/transport.h"
+#include "gateway/worker.h"
+
+namespace gw {
+
+class Http1Connection final : public Connection, public DownstreamSink, public TransportHandler {
+public:
+    static std::unique_ptr<Http1Connection> create(Worker& worker, int fd, const sockaddr* addr, int addr_len,
+                                                   const ListenerConfig& listener);
+    Http1Connection(Worker& worker, int fd, ConnectionInfo info);
+    ~Http1Connection() override;
+
+    // Connection
+    void start() override;
+    void drain() override;
+    void force_close() override { close_now(); }
+
+    // DownstreamSink
+    void send_head(ResponseHead& head, bool end_stream) override;
+    void send_data(evbuffer* data, bool end_stream) override;
+    void reset_stream() override { close_now(); }
+    size_t buffered() const override { return transport_->output_pending(); }
+    void pause_request_body(bool paused) override;
+    void send_continue() override;
+
+    // TransportHandler
+    void on_readable() override;
+    void on_drained() override;
+    void on_transport_error(int err) override;
+
+private:
+    enum class Phase { Idle, Head, Active, Closing, Lingering, Closed };
+    enum class Timer { None, KeepAlive, Header, Body, Linger };
+
+    static void on_timer_event(evutil_socket_t, short, void* arg) noexcept;
+    static void on_resume_event(evutil_socket_t, short, void* arg) noexcept;
+    void process_input();
+    void process_loop();
+    void handle_head();
+    void handle_data(size_t n);
+    void handle_message_end();
+    void handle_parse_error();
+    void handle_eof();
+    void on_response_complete();
+    void finish_exchange();
+    void fail_without_stream(int status, const std::string& detail);
+    void close_after_flush();
+    void begin_linger();
+    void close_now();
+    void arm(Timer t);
+    void on_timer();
+    void update_reading();
+    void write_head(const ResponseHead& head, bool end_stream);
+
+    Worker& worker_;
+    std::unique_ptr<Transport> transport_;
+    ConnectionInfo info_;
+    std::shared_ptr<const Config> config_;  // refreshed per request
+    Http1Codec codec_;
+    std::unique_ptr<Stream> stream_;
+    EvbufferPtr body_;  // request body bytes on their way to the stream
+    EventPtr timer_;
+    EventPtr resume_ev_;
+    Phase phase_ = Phase::Idle;
+    Timer timer_kind_ = Timer::None;
+    std::string scratch_;
+    uint64_t requests_ = 0;
+    uint64_t discarded_ = 0;
+    uint64_t out_remaining_ = 0;  // body bytes still owed under Content-Length
+    HttpVersion req_version_ = HttpVersion::Http11;
+    bool processing_ = false;
+    bool reprocess_ = false;
+    bool request_done_ = false;
+    bool response_done_ = false;
+    bool stream_wants_body_ = false;
+    bool head_request_ = false;
+    bool expect_continue_ = false;
+    bool continue_sent_ = false;
+    bool head_sent_ = false;
+    bool bodyless_ = false;
+    bool chunked_out_ = false;
+    bool length_out_ = false;
+    bool keep_alive_ = true;
+    bool body_paused_ = false;
+    bool first_request_ = true;
+};
+
+}  // namespace gw

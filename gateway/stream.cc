@@ -1,0 +1,410 @@
+// Stream: routing and the filter chain. State of each phase:
+//
+//   request : head → filters[req_next_..] → terminal → body chunks → filters[0..] → terminal
+//             a Stop parks the chain: later body bytes wait in pending_req_ (bounded)
+//   response: head → filters[resp_next_-1..0] → sink → body → filters[resp_top_-1..0] → sink
+//             a Stop parks the chain: later body bytes wait in pending_resp_
+//   local reply: ends the request phase (terminal destroyed) and replaces the response
+//             before it is committed; after that, the stream can only be reset.
+#include "gateway/stream.h"
+
+#include "gateway/log.h"
+#include "gateway/path.h"
+#include "static/error_pages.h"
+
+namespace gw {
+
+namespace {
+
+struct TerminalGrave final : DeferredDeletable {
+    explicit TerminalGrave(std::unique_ptr<Terminal> t) : terminal(std::move(t)) {}
+    std::unique_ptr<Terminal> terminal;
+};
+
+void move_into(EvbufferPtr& dst, evbuffer* src) {
+    if (!dst) dst = make_evbuffer();
+    evbuffer_add_buffer(dst.get(), src);
+}
+
+size_t length(const EvbufferPtr& b) { return b ? evbuffer_get_length(b.get()) : 0; }
+
+}  // namespace
+
+Stream::Stream(Worker& worker, DownstreamSink& sink, std::shared_ptr<const Config> config,
+               const ConnectionInfo& conn)
+    : worker_(worker), sink_(sink), config_(std::move(config)) {
+    info_.client_ip = conn.client_ip;
+    info_.client_port = conn.client_port;
+    info_.listener = conn.listener;
+    info_.start = std::chrono::steady_clock::now();
+    info_.request_id = worker_.new_request_id();
+    if (conn.tls) request_.scheme = "https";
+}
+
+Stream::~Stream() {
+    destroy_handlers();
+    log_once();
+}
+
+void Stream::destroy_handlers() {
+    if (destroyed_) return;
+    destroyed_ = true;
+    for (auto& f : filters_) f->on_destroy();
+    if (terminal_) terminal_->on_destroy();
+}
+
+void Stream::log_once() {
+    if (logged_) return;
+    logged_ = true;
+    if (info_.status == 0) info_.status = 499;  // the client went away before a response
+    worker_.access_log(request_, info_);
+}
+
+// ---- request phase ----
+
+void Stream::on_request_head(RequestHead&& head, bool end_stream) {
+    std::string scheme = std::move(request_.scheme);
+    request_ = std::move(head);
+    request_.scheme = std::move(scheme);
+    req_end_seen_ = end_stream;
+
+    auto target = normalize_target(request_.target, config_->server.paths);
+    if (!target) {
+        send_local_reply(400, target.error().context);
+        return;
+    }
+    if (!target->authority.empty()) request_.authority = target->authority;  // RFC 9112 §3.2.2
+    auto host = normalize_host(request_.authority);
+    if (!host) {
+        send_local_reply(400, host.error().context);
+        return;
+    }
+    request_.host = std::move(*host);
+    request_.path = std::move(target->path);
+    request_.query = std::move(target->query);
+    if (request_.path == "*") {
+        if (request_.method != "OPTIONS") {
+            send_local_reply(400, "'*' is only valid with OPTIONS");
+            return;
+        }
+        ResponseHead head;
+        head.status = 200;
+        head.headers.add("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        send_local_response(std::move(head), {});
+        return;
+    }
+
+    route_ = config_->router.match(request_, info_.listener, &captures_);
+    if (!route_) {
+        send_local_reply(404, "no route matches this request");
+        return;
+    }
+    info_.route_name = route_->name;
+    filters_.reserve(route_->filters.size());
+    for (const auto& factory : route_->filters) filters_.push_back(factory->create(*this));
+    terminal_ = route_->terminal->create(*this);
+    run_request_headers();
+}
+
+void Stream::run_request_headers() {
+    while (req_next_ < filters_.size()) {
+        Filter& f = *filters_[req_next_++];
+        FilterStatus st = f.on_request_headers(request_, req_end_seen_ && length(pending_req_) == 0);
+        entered_ = req_next_;
+        if (req_phase_over_) return;
+        if (st == FilterStatus::Stop) {
+            req_stopped_ = true;
+            return;
+        }
+    }
+    req_headers_done_ = true;
+    // When the whole request is already here and nothing is pending, the terminal learns it
+    // with the head and gets no separate end-of-body call.
+    bool end = req_end_seen_ && length(pending_req_) == 0;
+    if (end) pending_req_end_ = false;
+    terminal_->on_request_headers(request_, end);
+    if (req_phase_over_) return;
+    flush_pending_request();
+}
+
+void Stream::on_request_data(evbuffer* data, bool end_stream) {
+    info_.bytes_received += evbuffer_get_length(data);
+    if (req_phase_over_ || destroyed_) {
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
+    req_end_seen_ = req_end_seen_ || end_stream;
+    if (!req_headers_done_ || req_stopped_ || req_held_) {
+        move_into(pending_req_, data);
+        pending_req_end_ = pending_req_end_ || end_stream;
+        size_t held = length(pending_req_) + length(held_req_);
+        if (held > config_->server.limits.max_buffered_body) {
+            send_local_reply(413, "request body exceeds max_buffered_body while a filter holds it");
+            return;
+        }
+        if (!req_paused_ && held > kDownstreamHighWatermark / 4) {
+            req_paused_ = true;
+            sink_.pause_request_body(true);
+        }
+        return;
+    }
+    run_request_body(data, end_stream, 0);
+}
+
+void Stream::run_request_body(evbuffer* data, bool end_stream, size_t from) {
+    for (size_t i = from; i < filters_.size(); ++i) {
+        FilterStatus st = filters_[i]->on_request_body(data, end_stream);
+        if (req_phase_over_) return;
+        if (st == FilterStatus::Stop) {
+            req_stopped_ = true;
+            req_body_stop_ = i;
+            req_held_ = true;
+            held_req_ = make_evbuffer();
+            evbuffer_add_buffer(held_req_.get(), data);
+            held_req_end_ = end_stream;
+            return;
+        }
+    }
+    terminal_->on_request_data(data, end_stream);
+}
+
+void Stream::flush_pending_request() {
+    if (req_held_) {
+        req_held_ = false;
+        EvbufferPtr held = std::move(held_req_);
+        run_request_body(held.get(), held_req_end_, req_body_stop_ + 1);
+        if (req_phase_over_ || req_stopped_) return;
+    }
+    if (length(pending_req_) > 0 || pending_req_end_) {
+        EvbufferPtr chunk = std::move(pending_req_);
+        if (!chunk) chunk = make_evbuffer();
+        bool end = pending_req_end_;
+        pending_req_end_ = false;
+        run_request_body(chunk.get(), end, 0);
+        if (req_phase_over_ || req_stopped_) return;
+    }
+    if (req_paused_) {
+        req_paused_ = false;
+        sink_.pause_request_body(false);
+    }
+}
+
+void Stream::resume_request() {
+    if (!req_stopped_ || req_phase_over_ || destroyed_) return;
+    req_stopped_ = false;
+    if (!req_headers_done_) {
+        run_request_headers();
+    } else {
+        flush_pending_request();
+    }
+}
+
+void Stream::finish_request_phase() {
+    if (req_phase_over_) return;
+    req_phase_over_ = true;
+    req_stopped_ = false;
+    req_held_ = false;
+    held_req_.reset();
+    pending_req_.reset();
+    pending_req_end_ = false;
+    if (terminal_) {
+        // The terminal may be on the call stack (it can make the local reply itself).
+        terminal_->on_destroy();
+        worker_.defer_delete(std::make_unique<TerminalGrave>(std::move(terminal_)));
+    }
+    if (req_paused_) {
+        req_paused_ = false;
+        sink_.pause_request_body(false);  // the rest of the body is read and discarded
+    }
+}
+
+// ---- local replies ----
+
+void Stream::send_local_reply(int status, std::string_view detail) {
+    info_.error_detail.assign(detail);
+    if (status >= 500) {
+        log_warn(std::to_string(status) + " for " + request_.method + " " + request_.target + " (rid=" +
+                 info_.request_id + "): " + std::string(detail));
+    } else if (log_enabled(LogLevel::Debug)) {
+        log_debug(std::to_string(status) + " for " + request_.method + " " + request_.target + ": " +
+                  std::string(detail));
+    }
+    if (resp_committed_ || destroyed_) {
+        send_local_response(ResponseHead{}, {});  // resets
+        return;
+    }
+    const ErrorPages& pages = route_ && route_->error_pages ? *route_->error_pages : *config_->error_pages;
+    bool json = prefers_json(request_.headers);
+    ErrorContext ctx;
+    ctx.status = status;
+    ctx.reason = reason_phrase(status);
+    ctx.detail = detail;
+    ctx.request_id = info_.request_id;
+    ctx.route = info_.route_name;
+    ctx.method = request_.method;
+    ctx.path = request_.path;
+    std::string body = pages.render(ctx, json);
+    ResponseHead head;
+    head.status = status;
+    head.headers.add("Content-Type", json ? "application/json" : "text/html; charset=utf-8");
+    head.headers.add("Content-Length", std::to_string(body.size()));
+    head.headers.add("Cache-Control", "no-store");
+    send_local_response(std::move(head), std::move(body));
+}
+
+void Stream::send_local_response(ResponseHead head, std::string body) {
+    if (resp_committed_ || destroyed_) {
+        // Too late for another head: the client must see a broken response, not a wrong one.
+        if (!response_done_ && !destroyed_) {
+            response_done_ = true;
+            log_once();
+            destroy_handlers();
+            sink_.reset_stream();
+        }
+        return;
+    }
+    ++reply_gen_;
+    finish_request_phase();
+    if (!head.headers.has("content-length") && !status_has_no_body(head.status)) {
+        head.headers.add("Content-Length", std::to_string(body.size()));
+    }
+    response_ = std::move(head);
+    if (!resp_started_) {
+        resp_started_ = true;
+        resp_next_ = entered_;
+    }
+    // Replacing a response in progress: continue below the filter that made the reply.
+    resp_top_ = resp_next_;
+    resp_stopped_ = false;
+    resp_held_ = false;
+    held_resp_.reset();
+    pending_resp_.reset();
+    pending_resp_end_ = !body.empty();
+    resp_head_end_ = body.empty();
+    if (!body.empty()) {
+        pending_resp_ = make_evbuffer();
+        evbuffer_add(pending_resp_.get(), body.data(), body.size());
+    }
+    run_response_headers();
+}
+
+// ---- response phase ----
+
+void Stream::send_response_head(ResponseHead head, bool end_stream) {
+    if (resp_started_ || destroyed_ || req_phase_over_) return;
+    resp_started_ = true;
+    response_ = std::move(head);
+    resp_head_end_ = end_stream;
+    resp_next_ = entered_;
+    resp_top_ = entered_;
+    run_response_headers();
+}
+
+void Stream::run_response_headers() {
+    const uint64_t gen = reply_gen_;
+    while (resp_next_ > 0) {
+        Filter& f = *filters_[--resp_next_];
+        FilterStatus st = f.on_response_headers(response_, resp_head_end_ && length(pending_resp_) == 0);
+        if (gen != reply_gen_ || destroyed_) return;
+        if (st == FilterStatus::Stop) {
+            resp_stopped_ = true;
+            return;
+        }
+    }
+    commit_head(resp_head_end_);
+    if (!resp_head_end_) flush_pending_response();
+}
+
+void Stream::commit_head(bool end_stream) {
+    resp_committed_ = true;
+    info_.status = response_.status;
+    if (end_stream) {
+        response_done_ = true;
+        log_once();
+    }
+    sink_.send_head(response_, end_stream);
+}
+
+void Stream::send_response_data(evbuffer* data, bool end_stream) {
+    if (response_done_ || destroyed_ || !resp_started_) {
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
+    if (!resp_committed_ || resp_stopped_ || resp_held_) {
+        move_into(pending_resp_, data);
+        pending_resp_end_ = pending_resp_end_ || end_stream;
+        return;
+    }
+    run_response_body(data, end_stream, resp_top_);
+}
+
+void Stream::run_response_body(evbuffer* data, bool end_stream, size_t from) {
+    const uint64_t gen = reply_gen_;
+    for (size_t i = from; i-- > 0;) {
+        FilterStatus st = filters_[i]->on_response_body(data, end_stream);
+        if (gen != reply_gen_ || destroyed_) return;
+        if (st == FilterStatus::Stop) {
+            resp_stopped_ = true;
+            resp_body_stop_ = i;
+            resp_held_ = true;
+            held_resp_ = make_evbuffer();
+            evbuffer_add_buffer(held_resp_.get(), data);
+            held_resp_end_ = end_stream;
+            return;
+        }
+    }
+    deliver(data, end_stream);
+}
+
+void Stream::deliver(evbuffer* data, bool end_stream) {
+    info_.bytes_sent += evbuffer_get_length(data);
+    if (end_stream) {
+        response_done_ = true;
+        log_once();
+    }
+    sink_.send_data(data, end_stream);
+}
+
+void Stream::flush_pending_response() {
+    const uint64_t gen = reply_gen_;
+    if (resp_held_) {
+        resp_held_ = false;
+        EvbufferPtr held = std::move(held_resp_);
+        run_response_body(held.get(), held_resp_end_, resp_body_stop_);
+        if (gen != reply_gen_ || resp_stopped_ || response_done_ || destroyed_) return;
+    }
+    if (length(pending_resp_) > 0 || pending_resp_end_) {
+        EvbufferPtr chunk = std::move(pending_resp_);
+        if (!chunk) chunk = make_evbuffer();
+        bool end = pending_resp_end_;
+        pending_resp_end_ = false;
+        run_response_body(chunk.get(), end, resp_top_);
+    }
+}
+
+void Stream::resume_response() {
+    if (!resp_stopped_ || destroyed_) return;
+    resp_stopped_ = false;
+    if (!resp_committed_) {
+        run_response_headers();
+    } else {
+        flush_pending_response();
+    }
+}
+
+size_t Stream::downstream_buffered() const { return sink_.buffered() + length(pending_resp_); }
+
+void Stream::on_downstream_drained() {
+    if (terminal_ && !destroyed_) terminal_->on_downstream_drained();
+}
+
+void Stream::on_downstream_reset() {
+    if (!response_done_) {
+        response_done_ = true;
+        if (!resp_committed_) info_.status = 499;
+        log_once();
+    }
+    destroy_handlers();
+}
+
+}  // namespace gw

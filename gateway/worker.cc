@@ -1,0 +1,267 @@
+// Worker: event loop thread, listeners, connection registry, deferred deletion, access log.
+#include "gateway/worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "gateway/access_log.h"
+#include "gateway/http1_connection.h"
+#include "gateway/log.h"
+
+namespace gw {
+
+namespace {
+constexpr size_t kLogFlushBytes = 64 * 1024;
+}
+
+Worker::Worker(size_t index, std::shared_ptr<const Config> config)
+    : index_(index), config_(std::move(config)), rng_(std::random_device{}()) {
+    event_config* ec = event_config_new();
+    // One thread per base: no libevent locking needed.
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base_.reset(event_base_new_with_config(ec));
+    event_config_free(ec);
+    if (!base_) base_.reset(event_base_new());
+    // Three priorities: 0 urgent, 1 normal (the default), 2 end of turn (log flush).
+    event_base_priority_init(base_.get(), 3);
+
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    post_ev_.reset(event_new(base_.get(), wake_fd_, EV_READ | EV_PERSIST, &Worker::on_post, this));
+    event_add(post_ev_.get(), nullptr);
+    cleanup_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_cleanup, this));
+    event_priority_set(cleanup_ev_.get(), 2);
+    log_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_log_flush, this));
+    event_priority_set(log_ev_.get(), 2);
+    drain_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_drain_timeout, this));
+    log_sink_ = config_ ? config_->access_log : nullptr;
+}
+
+Worker::~Worker() {
+    flush_access_log();
+    connections_.clear();
+    graveyard_.clear();
+    listeners_.clear();
+    post_ev_.reset();
+    cleanup_ev_.reset();
+    log_ev_.reset();
+    drain_ev_.reset();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Worker::start() {
+    thread_ = std::thread([this] {
+        event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
+        flush_access_log();
+        stopped_.store(true);
+    });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::post(std::function<void()> fn) {
+    {
+        std::lock_guard<std::mutex> lock(post_mu_);
+        posted_.push_back(std::move(fn));
+    }
+    uint64_t one = 1;
+    ssize_t w = ::write(wake_fd_, &one, sizeof(one));
+    (void)w;  // a full eventfd counter still wakes the loop
+}
+
+void Worker::on_post(evutil_socket_t fd, short, void* arg) noexcept {
+    uint64_t n = 0;
+    ssize_t r = ::read(fd, &n, sizeof(n));
+    (void)r;
+    static_cast<Worker*>(arg)->run_posted();
+}
+
+void Worker::run_posted() {
+    std::vector<std::function<void()>> batch;
+    {
+        std::lock_guard<std::mutex> lock(post_mu_);
+        batch.swap(posted_);
+    }
+    for (auto& fn : batch) fn();
+}
+
+void Worker::set_config(std::shared_ptr<const Config> config) {
+    if (config->access_log != log_sink_) {
+        flush_access_log();
+        log_sink_ = config->access_log;
+    }
+    config_ = std::move(config);
+    // Listener settings (name, backlog) follow the new snapshot where the address is kept.
+    for (auto& slot : listeners_) {
+        for (const auto& l : config_->listeners) {
+            if (l.address == slot->config.address) slot->config = l;
+        }
+    }
+}
+
+bool Worker::add_listener(const ListenerConfig& listener, int fd) {
+    auto slot = std::make_unique<ListenerSlot>();
+    slot->worker = this;
+    slot->config = listener;
+    slot->evl.reset(evconnlistener_new(base_.get(), &Worker::on_accept, slot.get(),
+                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, fd));
+    if (!slot->evl) {
+        ::close(fd);
+        log_error("worker " + std::to_string(index_) + ": cannot accept on " + listener.address);
+        return false;
+    }
+    evconnlistener_set_error_cb(slot->evl.get(), &Worker::on_accept_error);
+    slot->retry_ev.reset(evtimer_new(base_.get(), &Worker::on_accept_retry, slot.get()));
+    listeners_.push_back(std::move(slot));
+    return true;
+}
+
+void Worker::remove_listener(const std::string& address) {
+    std::erase_if(listeners_, [&](const auto& s) { return s->config.address == address; });
+}
+
+void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg) noexcept {
+    auto* slot = static_cast<ListenerSlot*>(arg);
+    slot->worker->accept_connection(*slot, fd, addr, len);
+}
+
+// accept() failed (EMFILE, ENFILE, ENOMEM): pause this listener briefly instead of spinning.
+void Worker::on_accept_error(evconnlistener* evl, void* arg) noexcept {
+    auto* slot = static_cast<ListenerSlot*>(arg);
+    int err = EVUTIL_SOCKET_ERROR();
+    log_warn("accept on " + slot->config.address + " failed: " + std::strerror(err) + "; pausing 100ms");
+    evconnlistener_disable(evl);
+    timeval tv{0, 100 * 1000};
+    event_add(slot->retry_ev.get(), &tv);
+}
+
+void Worker::on_accept_retry(evutil_socket_t, short, void* arg) noexcept {
+    auto* slot = static_cast<ListenerSlot*>(arg);
+    if (slot->evl) evconnlistener_enable(slot->evl.get());
+}
+
+void Worker::accept_connection(ListenerSlot& slot, evutil_socket_t fd, sockaddr* addr, int len) {
+    if (draining_) {
+        ::close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    adopt(Http1Connection::create(*this, fd, addr, len, slot.config));
+}
+
+void Worker::adopt(std::unique_ptr<Connection> conn) {
+    if (!conn) return;
+    Connection* raw = conn.get();
+    connections_.push_front(std::move(conn));
+    raw->self_ = connections_.begin();
+    raw->start();
+}
+
+void Worker::remove(Connection& conn) {
+    auto it = conn.self_;
+    std::unique_ptr<Connection> owned = std::move(*it);
+    connections_.erase(it);
+    defer_delete(std::move(owned));
+    if (draining_) maybe_finish_drain();
+}
+
+void Worker::defer_delete(std::unique_ptr<DeferredDeletable> obj) {
+    graveyard_.push_back(std::move(obj));
+    if (graveyard_.size() == 1) event_active(cleanup_ev_.get(), 0, 0);
+}
+
+void Worker::on_cleanup(evutil_socket_t, short, void* arg) noexcept {
+    auto* w = static_cast<Worker*>(arg);
+    // Destructors may defer more objects: swap first, loop until empty.
+    while (!w->graveyard_.empty()) {
+        std::vector<std::unique_ptr<DeferredDeletable>> batch;
+        batch.swap(w->graveyard_);
+        batch.clear();
+    }
+}
+
+std::string Worker::new_request_id() {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id(32, '0');
+    uint64_t a = rng_();
+    uint64_t b = rng_();
+    for (int i = 0; i < 16; ++i) {
+        id[static_cast<size_t>(i)] = kHex[(a >> (i * 4)) & 15];
+        id[static_cast<size_t>(16 + i)] = kHex[(b >> (i * 4)) & 15];
+    }
+    return id;
+}
+
+void Worker::access_log(const RequestHead& req, const StreamInfo& info) {
+    if (!log_sink_) return;
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - info.start).count();
+    bool was_empty = log_buf_.empty();
+    format_access_line(log_buf_, log_sink_->format(), req, info, time(), ms);
+    if (log_buf_.size() >= kLogFlushBytes) {
+        flush_access_log();
+    } else if (was_empty) {
+        event_active(log_ev_.get(), 0, 0);
+    }
+}
+
+void Worker::on_log_flush(evutil_socket_t, short, void* arg) noexcept { static_cast<Worker*>(arg)->flush_access_log(); }
+
+void Worker::flush_access_log() {
+    if (log_buf_.empty()) return;
+    if (log_sink_) log_sink_->write(log_buf_);
+    log_buf_.clear();
+}
+
+const timeval* Worker::timeout(Duration d) {
+    auto it = timeouts_.find(d.count());
+    if (it != timeouts_.end()) return it->second;
+    timeval tv{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+    const timeval* common = event_base_init_common_timeout(base_.get(), &tv);
+    timeouts_.emplace(d.count(), common);
+    return common;
+}
+
+void Worker::begin_drain(Duration timeout) {
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    if (draining_) {
+        event_add(drain_ev_.get(), &tv);  // a second signal shortens the wait
+        return;
+    }
+    draining_ = true;
+    listeners_.clear();
+    // drain() may remove the connection from the list: iterate over a snapshot.
+    std::vector<Connection*> conns;
+    for (auto& c : connections_) conns.push_back(c.get());
+    for (Connection* c : conns) c->drain();
+    event_add(drain_ev_.get(), &tv);
+    maybe_finish_drain();
+}
+
+void Worker::on_drain_timeout(evutil_socket_t, short, void* arg) noexcept {
+    auto* w = static_cast<Worker*>(arg);
+    std::vector<Connection*> conns;
+    for (auto& c : w->connections_) conns.push_back(c.get());
+    if (!conns.empty()) {
+        log_warn("drain timeout: closing " + std::to_string(conns.size()) + " connection(s) on worker " +
+                 std::to_string(w->index_));
+    }
+    for (Connection* c : conns) c->force_close();
+    w->maybe_finish_drain();
+}
+
+void Worker::maybe_finish_drain() {
+    if (draining_ && connections_.empty()) {
+        flush_access_log();
+        event_base_loopexit(base_.get(), nullptr);
+    }
+}
+
+}  // namespace gw

@@ -1,0 +1,134 @@
+// Worker: one thread, one event_base, its own SO_REUSEPORT listening sockets. A connection
+// lives and dies on one worker, so nothing on the request path takes a lock. Other threads
+// talk to a worker only through post().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/config.h"
+#include "gateway/filter.h"
+#include "gateway/libevent.h"
+#include "gateway/time_cache.h"
+
+namespace gw {
+
+class AccessLogSink;
+
+// Anything destroyed on the next loop turn instead of inside its own callback stack.
+class DeferredDeletable {
+public:
+    virtual ~DeferredDeletable() = default;
+};
+
+// A client connection (HTTP/1.1 now, HTTP/2 later), owned by its worker.
+class Connection : public DeferredDeletable {
+public:
+    // Starts reading; called once the worker owns the connection.
+    virtual void start() = 0;
+    // Graceful shutdown: close when idle, or after the exchange in flight.
+    virtual void drain() = 0;
+    // Close at once (drain timeout passed).
+    virtual void force_close() = 0;
+
+private:
+    friend class Worker;
+    std::list<std::unique_ptr<Connection>>::iterator self_;
+};
+
+class Worker {
+public:
+    Worker(size_t index, std::shared_ptr<const Config> config);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    void start();  // runs the loop on a new thread
+    void join();
+    // Runs `fn` on the worker thread on its next loop turn. Thread-safe.
+    void post(std::function<void()> fn);
+
+    event_base* base() const { return base_.get(); }
+    size_t index() const { return index_; }
+    const std::shared_ptr<const Config>& config() const { return config_; }
+
+    // Worker-thread only from here on.
+    void set_config(std::shared_ptr<const Config> config);
+    // Starts accepting on `fd` (a bound, listening, non-blocking socket this worker now owns).
+    bool add_listener(const ListenerConfig& listener, int fd);
+    void remove_listener(const std::string& address);
+    // Stops accepting, closes idle connections, and ends the loop when none are left or
+    // `timeout` has passed.
+    void begin_drain(Duration timeout);
+    bool draining() const { return draining_; }
+    // True once the loop has ended (after a drain). Thread-safe.
+    bool stopped() const { return stopped_.load(); }
+
+    void adopt(std::unique_ptr<Connection> conn);
+    void remove(Connection& conn);  // destroyed on the next loop turn
+    void defer_delete(std::unique_ptr<DeferredDeletable> obj);
+    size_t connection_count() const { return connections_.size(); }
+
+    TimeCache& time() {
+        time_.update(base_.get());
+        return time_;
+    }
+    std::string new_request_id();
+    // Buffers one access log line; written once per loop turn.
+    void access_log(const RequestHead& req, const StreamInfo& info);
+    // A libevent common timeout for `d` (O(1) timer queues for the usual durations).
+    const timeval* timeout(Duration d);
+
+private:
+    struct ListenerSlot {
+        Worker* worker = nullptr;
+        ListenerConfig config;
+        EventPtr retry_ev;  // declared before evl: the listener goes first
+        ListenerPtr evl;
+    };
+
+    static void on_post(evutil_socket_t fd, short, void* arg) noexcept;
+    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg) noexcept;
+    static void on_accept_error(evconnlistener* evl, void* arg) noexcept;
+    static void on_accept_retry(evutil_socket_t, short, void* arg) noexcept;
+    static void on_cleanup(evutil_socket_t, short, void* arg) noexcept;
+    static void on_log_flush(evutil_socket_t, short, void* arg) noexcept;
+    static void on_drain_timeout(evutil_socket_t, short, void* arg) noexcept;
+    void run_posted();
+    void accept_connection(ListenerSlot& slot, evutil_socket_t fd, sockaddr* addr, int len);
+    void flush_access_log();
+    void maybe_finish_drain();
+
+    size_t index_;
+    std::shared_ptr<const Config> config_;
+    EventBasePtr base_;
+    int wake_fd_ = -1;  // eventfd
+    EventPtr post_ev_;
+    EventPtr cleanup_ev_;
+    EventPtr log_ev_;
+    EventPtr drain_ev_;
+    std::mutex post_mu_;
+    std::vector<std::function<void()>> posted_;
+    std::vector<std::unique_ptr<ListenerSlot>> listeners_;
+    std::list<std::unique_ptr<Connection>> connections_;
+    std::vector<std::unique_ptr<DeferredDeletable>> graveyard_;
+    std::map<int64_t, const timeval*> timeouts_;
+    TimeCache time_;
+    std::mt19937_64 rng_;
+    std::string log_buf_;
+    std::shared_ptr<AccessLogSink> log_sink_;
+    bool draining_ = false;
+    std::atomic<bool> stopped_{false};
+    std::thread thread_;
+};
+
+}  // namespace gw

@@ -1,0 +1,86 @@
+// [upstream.NAME]: the endpoints behind a name and how to reach them (balancing, health,
+// timeouts, retries, pools). Parsed and validated here; used by the proxy terminal.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gateway/config_reader.h"
+#include "gateway/units.h"
+
+namespace gw {
+
+enum class Balance { RoundRobin, LeastRequest, ConsistentHash, Random };
+
+struct EndpointConfig {
+    std::string host;  // IP literal or DNS name
+    uint16_t port = 0;
+    uint32_t weight = 1;
+    std::string address() const { return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port); }
+};
+
+struct HashOn {
+    enum class Kind { ClientIp, Header, Cookie, Path };
+    Kind kind = Kind::ClientIp;
+    std::string name;  // header or cookie name
+};
+
+struct HealthCheckConfig {
+    bool enabled = false;
+    std::string path = "/healthz";
+    Duration interval{std::chrono::seconds(5)};
+    Duration timeout{std::chrono::seconds(2)};
+    int expect_min = 200;  // expected status range, inclusive
+    int expect_max = 399;
+    int healthy_after = 2;
+    int unhealthy_after = 3;
+};
+
+struct PassiveHealthConfig {
+    int consecutive_failures = 5;  // 0 = never eject
+    Duration ejection{std::chrono::seconds(30)};  // doubled on each repeat, up to 10x
+};
+
+struct UpstreamTimeouts {
+    Duration connect{std::chrono::seconds(5)};
+    Duration response_header{std::chrono::seconds(60)};
+    Duration idle{std::chrono::seconds(60)};  // between two body reads or writes
+    Duration total{0};                        // 0 = no limit
+};
+
+struct RetryConfig {
+    int attempts = 2;               // tries after the first
+    double budget_ratio = 0.2;      // retries may add at most this share of requests
+    int budget_min_per_second = 3;  // ... but always this many per second
+};
+
+struct PoolConfig {
+    int max_idle = 512;  // idle connections kept per endpoint per worker
+    Duration idle_timeout{std::chrono::seconds(60)};
+    int64_t max_requests = 0;  // 0 = no limit per connection
+};
+
+struct UpstreamConfig {
+    std::string name;
+    SourceLoc loc;
+    std::vector<EndpointConfig> endpoints;
+    Balance balance = Balance::RoundRobin;
+    HashOn hash_on;
+    HealthCheckConfig health;
+    PassiveHealthConfig passive;
+    UpstreamTimeouts timeouts;
+    RetryConfig retries;
+    PoolConfig pool;
+    int64_t max_connections = 0;  // per worker per upstream; 0 = no limit
+    int64_t max_pending = 0;      // requests waiting for a connection; 0 = no limit
+    Duration dns_ttl{std::chrono::seconds(30)};
+};
+
+// Parses one [upstream.NAME] table. Errors go to the table's ConfigErrors.
+UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t);
+
+// "host:port" / "[v6]:port" → host and port; false when malformed.
+bool split_host_port(std::string_view text, std::string& host, uint16_t& port);
+
+}  // namespace gw
