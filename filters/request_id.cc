@@ -35,13 +35,12 @@ FilterStatus RequestIdFilter::on_request_headers(RequestHead& head, bool) {
     if (cfg_.trust_incoming && incoming && valid_request_id(*incoming)) {
         info.request_id = *incoming;
     }
-    // info.request_id already holds the stream's generated id otherwise.
-    head.headers.set(cfg_.header, info.request_id);
+    head.headers.set(cfg_.header, stream_.request_id());
     return FilterStatus::Continue;
 }
 
 FilterStatus RequestIdFilter::on_response_headers(ResponseHead& head, bool) {
-    if (cfg_.response) head.headers.set(cfg_.header, stream_.info().request_id);
+    if (cfg_.response) head.headers.set(cfg_.header, stream_.request_id());
     return FilterStatus::Continue;
 }
 

@@ -28,7 +28,7 @@ enum class FilterStatus {
 
 // Facts about one request, for logs, templates and filters.
 struct StreamInfo {
-    std::string request_id;
+    std::string request_id;        // empty until first asked for (see request_id())
     std::string client_ip;
     uint16_t client_port = 0;
     std::string listener;
@@ -48,6 +48,8 @@ public:
 
     virtual RequestHead& request() = 0;
     virtual StreamInfo& info() = 0;
+    // The request id, generated on first use (info().request_id may be set before that).
+    virtual const std::string& request_id() = 0;
     virtual const Route* route() const = 0;
     virtual const RouteCaptures& captures() const = 0;
     virtual const Config& config() const = 0;

@@ -9,9 +9,17 @@
 
 namespace gw {
 
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
 // ASCII case-insensitive equality, the comparison RFC 9110 §5.1 asks for field names.
-bool iequals(std::string_view a, std::string_view b);
-char ascii_lower(char c);
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    }
+    return true;
+}
+
 std::string to_lower(std::string_view s);
 
 struct HeaderField {

@@ -112,8 +112,16 @@ void Http1Codec::reset() {
     remaining_ = 0;
     body_total_ = 0;
     head_request_ = false;
-    req_ = RequestHead{};
-    resp_ = ResponseHead{};
+    // req_ was moved out to the stream; reset only what the parser reads back.
+    req_.headers.clear();
+    req_.content_length.reset();
+    req_.chunked = false;
+    req_.expect_continue = false;
+    req_.keep_alive = true;
+    req_.authority.clear();
+    resp_.headers.clear();
+    resp_.reason.clear();
+    resp_.status = 200;
     trailers_.clear();
 }
 
@@ -244,6 +252,7 @@ bool Http1Codec::parse_status_line(std::string_view line) {
 // RFC 9112 §5: field-line = field-name ":" OWS field-value OWS.
 bool Http1Codec::parse_fields(std::string_view block, Headers& out) {
     const int bad = bad_status();
+    out.reserve(std::min<size_t>(lines_, limits_.max_headers));
     size_t pos = 0;
     while (pos < block.size()) {
         size_t nl = block.find('\n', pos);
@@ -318,34 +327,64 @@ bool Http1Codec::parse_transfer_encoding(const Headers& h, bool& chunked) {
 
 bool Http1Codec::finish_request_head() {
     RequestHead& r = req_;
-    size_t hosts = r.headers.count("host");
+    // One pass to find the fields that decide framing and connection handling.
+    size_t hosts = 0;
+    const std::string* host = nullptr;
+    const std::string* expect = nullptr;
+    bool has_te = false;
+    bool has_cl = false;
+    bool conn_close = false;
+    bool conn_keep_alive = false;
+    for (const auto& f : r.headers) {
+        switch (f.name.size()) {
+            case 4:
+                if (iequals(f.name, "host")) {
+                    ++hosts;
+                    host = &f.value;
+                }
+                break;
+            case 6:
+                if (iequals(f.name, "expect")) expect = &f.value;
+                break;
+            case 10:
+                if (iequals(f.name, "connection")) {
+                    for_each_list_token(f.value, [&](std::string_view t) {
+                        conn_close = conn_close || iequals(t, "close");
+                        conn_keep_alive = conn_keep_alive || iequals(t, "keep-alive");
+                    });
+                }
+                break;
+            case 14:
+                if (iequals(f.name, "content-length")) has_cl = true;
+                break;
+            case 17:
+                if (iequals(f.name, "transfer-encoding")) has_te = true;
+                break;
+            default: break;
+        }
+    }
     if (hosts > 1) return fail(400, "more than one Host header");  // RFC 9112 §3.2
     if (hosts == 0 && r.version == HttpVersion::Http11) return fail(400, "missing Host header");
-    if (hosts == 1) r.authority = *r.headers.get("host");
+    if (host) r.authority = *host;
 
-    const bool has_te = r.headers.has("transfer-encoding");
     if (has_te) {
         // RFC 9112 §6.1: a Transfer-Encoding in HTTP/1.0 means the framing is faulty.
         if (r.version == HttpVersion::Http10) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
         // RFC 9112 §6.3 item 3: Content-Length with Transfer-Encoding is a smuggling attempt.
-        if (r.headers.has("content-length")) {
-            return fail(400, "both Content-Length and Transfer-Encoding");
-        }
+        if (has_cl) return fail(400, "both Content-Length and Transfer-Encoding");
         if (!parse_transfer_encoding(r.headers, r.chunked)) return false;
-    } else if (!parse_content_length(r.headers, r.content_length)) {
+    } else if (has_cl && !parse_content_length(r.headers, r.content_length)) {
         return false;
     }
     if (r.content_length && limits_.max_body_size && *r.content_length > limits_.max_body_size) {
         return fail(413, "request body too large");
     }
-
-    if (const std::string* expect = r.headers.get("expect")) {
+    if (expect) {
         // RFC 9110 §10.1.1: only 100-continue exists; HTTP/1.0 requests ignore it.
         if (!iequals(*expect, "100-continue")) return fail(417, "unsupported expectation");
         r.expect_continue = r.version == HttpVersion::Http11;
     }
-    r.keep_alive = r.version == HttpVersion::Http11 ? !r.headers.has_token("connection", "close")
-                                                    : r.headers.has_token("connection", "keep-alive");
+    r.keep_alive = r.version == HttpVersion::Http11 ? !conn_close : conn_keep_alive && !conn_close;
     if (r.chunked) {
         state_ = State::ChunkSize;
     } else if (r.content_length && *r.content_length > 0) {

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "gateway/log.h"
 
@@ -15,6 +16,13 @@ constexpr size_t kMaxChunkLinePeek = 4096 + 64;
 constexpr uint64_t kMaxDiscard = 1024 * 1024;    // unread body we swallow to keep a connection
 constexpr size_t kMaxPipelined = 64 * 1024;      // buffered requests behind the one in progress
 constexpr Duration kLingerTime{2000};
+constexpr int64_t kNever = INT64_MAX;
+
+int64_t now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
 
 Http1Limits limits_from(const Config& c) {
     Http1Limits l;
@@ -70,11 +78,13 @@ std::unique_ptr<Http1Connection> Http1Connection::create(Worker& worker, int fd,
 
 Http1Connection::Http1Connection(Worker& worker, int fd, ConnectionInfo info)
     : worker_(worker),
-      transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this)),
+      transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this, worker.read_scratch(),
+                                                  Worker::kReadScratchSize)),
       info_(std::move(info)),
       config_(worker.config()),
       codec_(Http1Codec::Mode::Request, limits_from(*config_)),
-      body_(make_evbuffer()) {
+      body_(make_evbuffer()),
+      in_(make_evbuffer()) {
     timer_.reset(evtimer_new(worker_.base(), &Http1Connection::on_timer_event, this));
     resume_ev_.reset(event_new(worker_.base(), -1, 0, &Http1Connection::on_resume_event, this));
     transport_->set_send_timeout(worker_.timeout(config_->server.timeouts.send));
@@ -92,7 +102,50 @@ void Http1Connection::start() {
 
 // ---- input ----
 
-void Http1Connection::on_readable() { process_input(); }
+void Http1Connection::on_data(const char* data, size_t len) {
+    if (phase_ == Phase::Closed) return;
+    if (evbuffer_get_length(in_.get()) > 0) {
+        evbuffer_add(in_.get(), data, len);
+    } else {
+        raw_ = data;
+        raw_len_ = len;
+    }
+    process_input();
+    if (raw_len_ > 0) {
+        // The scratch buffer is reused by the next read: keep the rest.
+        if (phase_ != Phase::Closed) evbuffer_add(in_.get(), raw_, raw_len_);
+        raw_len_ = 0;
+    }
+    raw_ = nullptr;
+}
+
+void Http1Connection::on_eof() { process_input(); }
+
+std::string_view Http1Connection::peek(size_t want) {
+    if (raw_len_ > 0) return std::string_view(raw_, std::min(want, raw_len_));
+    size_t n = std::min(want, evbuffer_get_length(in_.get()));
+    auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in_.get(), static_cast<ssize_t>(n)));
+    return std::string_view(p, n);
+}
+
+void Http1Connection::consume(size_t n) {
+    if (raw_len_ > 0) {
+        raw_ += n;
+        raw_len_ -= n;
+    } else {
+        evbuffer_drain(in_.get(), n);
+    }
+}
+
+void Http1Connection::take(size_t n, evbuffer* dst) {
+    if (raw_len_ > 0) {
+        evbuffer_add(dst, raw_, n);
+        raw_ += n;
+        raw_len_ -= n;
+    } else {
+        evbuffer_remove_buffer(in_.get(), dst, n);
+    }
+}
 
 void Http1Connection::on_resume_event(evutil_socket_t, short, void* arg) noexcept {
     static_cast<Http1Connection*>(arg)->process_input();
@@ -109,40 +162,36 @@ void Http1Connection::process_input() {
         process_loop();
     } while (reprocess_ && phase_ != Phase::Closed);
     processing_ = false;
-    if (phase_ != Phase::Closed) {
-        transport_->flush();
-        update_reading();
-    }
+    if (phase_ == Phase::Closed) return;
+    // Slowloris: the header timer starts with the first read that leaves a head incomplete.
+    if (phase_ == Phase::Head && timer_kind_ != Timer::Header) arm(Timer::Header);
+    transport_->flush();
+    update_reading();
 }
 
 void Http1Connection::process_loop() {
     while (true) {
         if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
-        evbuffer* in = transport_->input();
         if (phase_ == Phase::Lingering) {
-            evbuffer_drain(in, evbuffer_get_length(in));
+            consume(input_size());
             if (transport_->eof()) close_now();
             return;
         }
         if (request_done_) {
-            if (!response_done_) return;  // wait for the response; pipelined bytes wait in `in`
+            if (!response_done_) return;  // wait for the response; pipelined bytes wait
             finish_exchange();
             continue;
         }
-        size_t avail = evbuffer_get_length(in);
+        size_t avail = input_size();
         if (avail == 0) {
             if (transport_->eof()) handle_eof();
             return;
         }
-        if (phase_ == Phase::Idle) {
-            phase_ = Phase::Head;
-            if (!first_request_) arm(Timer::Header);
-        }
+        if (phase_ == Phase::Idle) phase_ = Phase::Head;
         size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek)
                                         : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
-        auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
-        Http1Codec::Step s = codec_.step(std::string_view(p, want), avail);
-        if (s.skip) evbuffer_drain(in, s.skip);
+        Http1Codec::Step s = codec_.step(peek(want), avail);
+        if (s.skip) consume(s.skip);
         switch (s.kind) {
             case Http1Codec::Kind::NeedMore:
                 if (transport_->eof()) handle_eof();
@@ -159,7 +208,6 @@ void Http1Connection::process_loop() {
 void Http1Connection::handle_head() {
     RequestHead& req = codec_.request();
     ++requests_;
-    first_request_ = false;
     phase_ = Phase::Active;
     request_done_ = false;
     response_done_ = false;
@@ -179,16 +227,15 @@ void Http1Connection::handle_head() {
 }
 
 void Http1Connection::handle_data(size_t n) {
-    evbuffer* in = transport_->input();
     arm(Timer::Body);
     if (!stream_ || response_done_) {
         // The response is out: swallow the rest of the body, within reason.
-        evbuffer_drain(in, n);
+        consume(n);
         discarded_ += n;
         if (discarded_ > kMaxDiscard) close_now();
         return;
     }
-    evbuffer_remove_buffer(in, body_.get(), n);
+    take(n, body_.get());
     stream_->on_request_data(body_.get(), false);
     evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
 }
@@ -250,7 +297,7 @@ void Http1Connection::update_reading() {
         return;
     }
     bool on = !body_paused_;
-    if (phase_ == Phase::Active && request_done_ && evbuffer_get_length(transport_->input()) > kMaxPipelined) {
+    if (phase_ == Phase::Active && request_done_ && evbuffer_get_length(in_.get()) > kMaxPipelined) {
         on = false;
     }
     transport_->set_reading(on);
@@ -322,7 +369,7 @@ void Http1Connection::close_after_flush() {
 void Http1Connection::begin_linger() {
     phase_ = Phase::Lingering;
     transport_->shutdown_write();
-    evbuffer_drain(transport_->input(), evbuffer_get_length(transport_->input()));
+    consume(input_size());
     if (transport_->eof()) {
         close_now();
         return;
@@ -334,7 +381,7 @@ void Http1Connection::begin_linger() {
 void Http1Connection::close_now() {
     if (phase_ == Phase::Closed) return;
     phase_ = Phase::Closed;
-    arm(Timer::None);
+    event_del(timer_.get());
     event_del(resume_ev_.get());
     transport_->abort();
     if (stream_) {
@@ -359,13 +406,19 @@ void Http1Connection::on_transport_error(int) { close_now(); }
 void Http1Connection::arm(Timer t) {
     timer_kind_ = t;
     const TimeoutsConfig& to = config_->server.timeouts;
+    Duration d{0};
     switch (t) {
-        case Timer::None: event_del(timer_.get()); return;
-        case Timer::KeepAlive: event_add(timer_.get(), worker_.timeout(to.keepalive)); return;
-        case Timer::Header: event_add(timer_.get(), worker_.timeout(to.header)); return;
-        case Timer::Body: event_add(timer_.get(), worker_.timeout(to.body)); return;
-        case Timer::Linger: event_add(timer_.get(), worker_.timeout(kLingerTime)); return;
+        case Timer::None: deadline_ms_ = kNever; return;  // a pending event fires and finds nothing due
+        case Timer::KeepAlive: d = to.keepalive; break;
+        case Timer::Header: d = to.header; break;
+        case Timer::Body: d = to.body; break;
+        case Timer::Linger: d = kLingerTime; break;
     }
+    int64_t now = now_ms();
+    deadline_ms_ = now + d.count();
+    if (armed_ms_ != 0 && armed_ms_ <= deadline_ms_) return;  // fires first, then re-arms
+    armed_ms_ = deadline_ms_;
+    event_add(timer_.get(), worker_.timeout(d));
 }
 
 void Http1Connection::on_timer_event(evutil_socket_t, short, void* arg) noexcept {
@@ -373,6 +426,17 @@ void Http1Connection::on_timer_event(evutil_socket_t, short, void* arg) noexcept
 }
 
 void Http1Connection::on_timer() {
+    armed_ms_ = 0;
+    if (deadline_ms_ == kNever) return;
+    int64_t now = now_ms();
+    if (now < deadline_ms_) {
+        // The deadline moved later since the event was set: sleep until it.
+        armed_ms_ = deadline_ms_;
+        int64_t left = deadline_ms_ - now;
+        timeval tv{static_cast<time_t>(left / 1000), static_cast<suseconds_t>((left % 1000) * 1000)};
+        event_add(timer_.get(), &tv);
+        return;
+    }
     switch (timer_kind_) {
         case Timer::None: return;
         case Timer::KeepAlive:
@@ -402,7 +466,7 @@ void Http1Connection::send_continue() {
     if (!expect_continue_ || continue_sent_ || head_sent_ || request_done_ || phase_ != Phase::Active) return;
     continue_sent_ = true;
     static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-    evbuffer_add(transport_->output(), k100.data(), k100.size());
+    transport_->write(k100.data(), k100.size());
     if (!processing_) transport_->flush();
 }
 
@@ -476,7 +540,7 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
         out += "Connection: keep-alive\r\n";
     }
     out += "\r\n";
-    evbuffer_add(transport_->output(), out.data(), out.size());
+    transport_->write(out.data(), out.size());
 }
 
 void Http1Connection::send_head(ResponseHead& head, bool end_stream) {
@@ -496,18 +560,17 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream) {
         evbuffer_drain(data, len);
         return;
     }
-    evbuffer* out = transport_->output();
     if (bodyless_) {
         evbuffer_drain(data, len);
     } else if (chunked_out_) {
         if (len > 0) {
             char line[24];
             int n = snprintf(line, sizeof(line), "%zx\r\n", len);
-            evbuffer_add(out, line, static_cast<size_t>(n));
-            evbuffer_add_buffer(out, data);
-            evbuffer_add(out, "\r\n", 2);
+            transport_->write(line, static_cast<size_t>(n));
+            transport_->write_buffer(data);
+            transport_->write("\r\n", 2);
         }
-        if (end_stream) evbuffer_add(out, "0\r\n\r\n", 5);
+        if (end_stream) transport_->write("0\r\n\r\n", 5);
     } else {
         if (length_out_ && len > out_remaining_) {
             // More than the declared length: never let the excess become a "next response".
@@ -517,7 +580,7 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream) {
             return;
         }
         if (length_out_) out_remaining_ -= len;
-        evbuffer_add_buffer(out, data);
+        transport_->write_buffer(data);
         if (end_stream && length_out_ && out_remaining_ > 0) {
             // Shorter than declared: the client must see a truncated response.
             transport_->flush();

@@ -39,7 +39,8 @@ public:
     void send_continue() override;
 
     // TransportHandler
-    void on_readable() override;
+    void on_data(const char* data, size_t len) override;
+    void on_eof() override;
     void on_drained() override;
     void on_transport_error(int err) override;
 
@@ -62,6 +63,13 @@ private:
     void close_after_flush();
     void begin_linger();
     void close_now();
+    // Input: bytes of the current read not yet consumed (raw_) or, when earlier bytes are
+    // still buffered, everything in in_.
+    size_t input_size() const { return raw_len_ + evbuffer_get_length(in_.get()); }
+    std::string_view peek(size_t want);
+    void consume(size_t n);
+    void take(size_t n, evbuffer* dst);
+    // Timers: one event per connection, re-armed only when a deadline moves earlier.
     void arm(Timer t);
     void on_timer();
     void update_reading();
@@ -69,6 +77,11 @@ private:
 
     Worker& worker_;
     std::unique_ptr<Transport> transport_;
+    EvbufferPtr in_;
+    const char* raw_ = nullptr;
+    size_t raw_len_ = 0;
+    int64_t deadline_ms_ = 0;        // when timer_kind_ expires (monotonic ms)
+    int64_t armed_ms_ = 0;           // when the event is set to fire (0: not armed)
     ConnectionInfo info_;
     std::shared_ptr<const Config> config_;  // refreshed per request
     Http1Codec codec_;
@@ -97,7 +110,6 @@ private:
     bool length_out_ = false;
     bool keep_alive_ = true;
     bool body_paused_ = false;
-    bool first_request_ = true;
 };
 
 }  // namespace gw

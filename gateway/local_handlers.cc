@@ -44,15 +44,15 @@ public:
     void on_request_headers(RequestHead&, bool) override {
         ResponseHead head;
         head.status = cfg_.status;
-        head.headers = cfg_.headers;
-        head.headers.set("Content-Length", std::to_string(cfg_.body.size()));
+        head.headers = cfg_.headers;  // Content-Length included
         if (cfg_.body.empty() || status_has_no_body(cfg_.status)) {
             stream_.send_response_head(std::move(head), true);
             return;
         }
         stream_.send_response_head(std::move(head), false);
-        // The config snapshot (pinned by the stream) outlives the buffer: no copy.
-        EvbufferPtr body = make_evbuffer();
+        // The config snapshot (pinned by the stream) outlives the reference: no copy here.
+        // send_response_data() always empties the buffer, so one per thread serves all.
+        thread_local EvbufferPtr body = make_evbuffer();
         evbuffer_add_reference(body.get(), cfg_.body.data(), cfg_.body.size(), nullptr, nullptr);
         stream_.send_response_data(body.get(), true);
     }
@@ -193,6 +193,7 @@ std::shared_ptr<const TerminalFactory> parse_respond(ConfigTable& t, const std::
     if (!cfg.body.empty() && !cfg.headers.has("content-type")) {
         cfg.headers.add("Content-Type", "text/plain; charset=utf-8");
     }
+    if (!status_has_no_body(cfg.status)) cfg.headers.add("Content-Length", std::to_string(cfg.body.size()));
     t.finish();
     return std::make_shared<RespondFactory>(std::move(cfg));
 }

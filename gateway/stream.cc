@@ -37,8 +37,34 @@ Stream::Stream(Worker& worker, DownstreamSink& sink, std::shared_ptr<const Confi
     info_.client_port = conn.client_port;
     info_.listener = conn.listener;
     info_.start = std::chrono::steady_clock::now();
-    info_.request_id = worker_.new_request_id();
     if (conn.tls) request_.scheme = "https";
+}
+
+namespace {
+constexpr size_t kStreamPoolMax = 256;
+thread_local std::vector<void*> t_stream_pool;
+}  // namespace
+
+void* Stream::operator new(size_t size) {
+    if (size == sizeof(Stream) && !t_stream_pool.empty()) {
+        void* p = t_stream_pool.back();
+        t_stream_pool.pop_back();
+        return p;
+    }
+    return ::operator new(size);
+}
+
+void Stream::operator delete(void* p, size_t size) noexcept {
+    if (size == sizeof(Stream) && t_stream_pool.size() < kStreamPoolMax) {
+        t_stream_pool.push_back(p);
+        return;
+    }
+    ::operator delete(p);
+}
+
+const std::string& Stream::request_id() {
+    if (info_.request_id.empty()) info_.request_id = worker_.new_request_id();
+    return info_.request_id;
 }
 
 Stream::~Stream() {
@@ -57,7 +83,10 @@ void Stream::log_once() {
     if (logged_) return;
     logged_ = true;
     if (info_.status == 0) info_.status = 499;  // the client went away before a response
-    worker_.access_log(request_, info_);
+    if (worker_.access_log_enabled()) {
+        request_id();
+        worker_.access_log(request_, info_);
+    }
 }
 
 // ---- request phase ----
@@ -224,7 +253,7 @@ void Stream::send_local_reply(int status, std::string_view detail) {
     info_.error_detail.assign(detail);
     if (status >= 500) {
         log_warn(std::to_string(status) + " for " + request_.method + " " + request_.target + " (rid=" +
-                 info_.request_id + "): " + std::string(detail));
+                 request_id() + "): " + std::string(detail));
     } else if (log_enabled(LogLevel::Debug)) {
         log_debug(std::to_string(status) + " for " + request_.method + " " + request_.target + ": " +
                   std::string(detail));
@@ -239,7 +268,7 @@ void Stream::send_local_reply(int status, std::string_view detail) {
     ctx.status = status;
     ctx.reason = reason_phrase(status);
     ctx.detail = detail;
-    ctx.request_id = info_.request_id;
+    ctx.request_id = request_id();
     ctx.route = info_.route_name;
     ctx.method = request_.method;
     ctx.path = request_.path;

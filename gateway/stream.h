@@ -53,6 +53,10 @@ public:
            const ConnectionInfo& conn);
     ~Stream() override;
 
+    // One stream per request: recycled through a per-thread free list, not malloc.
+    static void* operator new(size_t size);
+    static void operator delete(void* p, size_t size) noexcept;
+
     // From the connection. The head is taken by value; `end_stream` when no body follows.
     void on_request_head(RequestHead&& head, bool end_stream);
     void on_request_data(evbuffer* data, bool end_stream);
@@ -65,6 +69,7 @@ public:
     // StreamCallbacks
     RequestHead& request() override { return request_; }
     StreamInfo& info() override { return info_; }
+    const std::string& request_id() override;
     const Route* route() const override { return route_; }
     const RouteCaptures& captures() const override { return captures_; }
     const Config& config() const override { return *config_; }

@@ -1,8 +1,7 @@
-// PlainTransport: TCP with immediate writes.
+// PlainTransport: TCP with immediate, coalesced writes.
 #include "gateway/transport.h"
 
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,12 +9,14 @@
 namespace gw {
 
 namespace {
-constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kMaxReadsPerEvent = 4;
+constexpr size_t kMaxStage = 16 * 1024;   // staged bytes before falling back to the evbuffer
+constexpr size_t kCopyBelow = 4 * 1024;   // smaller evbuffers are copied into the stage
 }  // namespace
 
-PlainTransport::PlainTransport(event_base* base, int fd, TransportHandler& handler)
-    : fd_(fd), handler_(handler), in_(evbuffer_new()), out_(evbuffer_new()) {
+PlainTransport::PlainTransport(event_base* base, int fd, TransportHandler& handler, char* scratch,
+                               size_t scratch_size)
+    : fd_(fd), handler_(handler), scratch_(scratch), scratch_size_(scratch_size), out_(evbuffer_new()) {
     evutil_make_socket_nonblocking(fd_);
     read_ev_.reset(event_new(base, fd_, EV_READ | EV_PERSIST, &PlainTransport::on_read_event, this));
     write_ev_.reset(event_new(base, fd_, EV_WRITE | EV_PERSIST, &PlainTransport::on_write_event, this));
@@ -28,7 +29,7 @@ PlainTransport::~PlainTransport() {
 }
 
 void PlainTransport::set_reading(bool on) {
-    if (on == reading_ || (on && eof_)) return;
+    if (on == reading_ || (on && (eof_ || aborted_))) return;
     reading_ = on;
     if (on) {
         event_add(read_ev_.get(), nullptr);
@@ -42,48 +43,78 @@ void PlainTransport::on_read_event(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void PlainTransport::do_read() {
-    for (int i = 0; i < kMaxReadsPerEvent; ++i) {
-        evbuffer_iovec v[2];
-        int n = evbuffer_reserve_space(in_.get(), kReadChunk, v, 2);
-        if (n <= 0) break;
-        ssize_t r = ::readv(fd_, reinterpret_cast<iovec*>(v), n);
+    for (int i = 0; i < kMaxReadsPerEvent && reading_; ++i) {
+        ssize_t r = ::read(fd_, scratch_, scratch_size_);
         if (r > 0) {
-            size_t got = static_cast<size_t>(r);
-            size_t total = v[0].iov_len + (n > 1 ? v[1].iov_len : 0);
-            if (got <= v[0].iov_len) {
-                v[0].iov_len = got;
-                n = 1;
-            } else {
-                v[1].iov_len = got - v[0].iov_len;
-            }
-            evbuffer_commit_space(in_.get(), v, n);
-            if (got < total) break;  // the socket is empty
+            handler_.on_data(scratch_, static_cast<size_t>(r));
+            if (static_cast<size_t>(r) < scratch_size_) return;  // the socket is empty
             continue;
         }
-        evbuffer_commit_space(in_.get(), v, 0);
         if (r == 0) {
             eof_ = true;
             set_reading(false);
-            break;
+            handler_.on_eof();
+            return;
         }
         if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         error_ = errno;
         set_reading(false);
         handler_.on_transport_error(error_);
         return;
     }
-    handler_.on_readable();
+}
+
+void PlainTransport::unstage() {
+    if (stage_.empty()) return;
+    evbuffer_add(out_.get(), stage_.data(), stage_.size());
+    stage_.clear();
+}
+
+void PlainTransport::write(const char* data, size_t len) {
+    if (evbuffer_get_length(out_.get()) == 0 && stage_.size() + len <= kMaxStage) {
+        stage_.append(data, len);
+        return;
+    }
+    unstage();
+    evbuffer_add(out_.get(), data, len);
+}
+
+void PlainTransport::write_buffer(evbuffer* data) {
+    size_t len = evbuffer_get_length(data);
+    if (len <= kCopyBelow && evbuffer_get_length(out_.get()) == 0 && stage_.size() + len <= kMaxStage) {
+        size_t at = stage_.size();
+        stage_.resize(at + len);
+        evbuffer_remove(data, stage_.data() + at, len);
+        return;
+    }
+    unstage();
+    evbuffer_add_buffer(out_.get(), data);
 }
 
 void PlainTransport::flush() {
-    if (error_ != 0) return;
+    if (error_ != 0 || aborted_) return;
+    if (!stage_.empty() && evbuffer_get_length(out_.get()) == 0) {
+        ssize_t w;
+        do {
+            w = ::send(fd_, stage_.data(), stage_.size(), MSG_NOSIGNAL);
+        } while (w < 0 && errno == EINTR);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            error_ = errno;
+            event_active(write_ev_.get(), EV_WRITE, 1);  // report from the loop, not the caller's stack
+            return;
+        }
+        size_t sent = w > 0 ? static_cast<size_t>(w) : 0;
+        if (sent < stage_.size()) evbuffer_add(out_.get(), stage_.data() + sent, stage_.size() - sent);
+        stage_.clear();
+    } else {
+        unstage();
+    }
     while (evbuffer_get_length(out_.get()) > 0) {
         int w = evbuffer_write(out_.get(), fd_);
         if (w > 0) continue;
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            // Report from the loop, never from inside the caller's stack.
             error_ = errno;
             event_active(write_ev_.get(), EV_WRITE, 1);
             return;
@@ -98,6 +129,7 @@ void PlainTransport::flush() {
         writing_ = false;
         event_del(write_ev_.get());
     }
+    if (!pending && watching_drain_) event_active(write_ev_.get(), EV_WRITE, 0);  // on_drained from the loop
 }
 
 void PlainTransport::on_write_event(evutil_socket_t, short what, void* arg) noexcept {
@@ -105,23 +137,18 @@ void PlainTransport::on_write_event(evutil_socket_t, short what, void* arg) noex
 }
 
 void PlainTransport::do_write(bool timed_out) {
-    if (error_ != 0) {
+    if (aborted_) return;
+    if (error_ != 0 || timed_out) {
+        if (error_ == 0) error_ = ETIMEDOUT;
         writing_ = false;
         event_del(write_ev_.get());
         handler_.on_transport_error(error_);
         return;
     }
-    if (timed_out) {
-        error_ = ETIMEDOUT;
-        writing_ = false;
-        event_del(write_ev_.get());
-        handler_.on_transport_error(error_);
-        return;
-    }
-    size_t before = evbuffer_get_length(out_.get());
+    size_t before = output_pending();
     flush();
     if (error_ != 0) return;
-    size_t after = evbuffer_get_length(out_.get());
+    size_t after = output_pending();
     if (writing_ && after < before && send_timeout_) event_add(write_ev_.get(), send_timeout_);  // progress: restart the clock
     if (watching_drain_ && after <= drain_low_) {
         watching_drain_ = false;
@@ -132,13 +159,14 @@ void PlainTransport::do_write(bool timed_out) {
 void PlainTransport::watch_drain(size_t low) {
     drain_low_ = low;
     watching_drain_ = true;
+    if (output_pending() <= low && !aborted_) event_active(write_ev_.get(), EV_WRITE, 0);
 }
 
 void PlainTransport::abort() {
+    aborted_ = true;
     reading_ = false;
     writing_ = false;
     watching_drain_ = false;
-    error_ = error_ != 0 ? error_ : ECONNABORTED;
     event_del(read_ev_.get());
     event_del(write_ev_.get());
 }

@@ -1,10 +1,12 @@
-// Transport: the byte pipe under a client connection, with an input and an output evbuffer.
-// Reads go straight into the input buffer (readv, no FIONREAD); writes go out at flush() in
-// one writev, and only a short write arms EV_WRITE, so a keep-alive exchange costs one read
-// and one write syscall. TLS (later) implements the same interface.
+// Transport: the byte pipe under a client connection. Reads land in a per-worker scratch
+// buffer and are handed to the handler as they are (no copy for a request parsed at once);
+// small writes are staged in one string and leave in one send() at flush(), so a keep-alive
+// exchange costs one read and one write syscall and no buffer allocation. Large bodies move
+// as evbuffer chains. TLS (later) implements the same interface.
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "gateway/libevent.h"
 
@@ -13,9 +15,11 @@ namespace gw {
 class TransportHandler {
 public:
     virtual ~TransportHandler() = default;
-    // New bytes are in input(), or the peer closed its side (eof()).
-    virtual void on_readable() = 0;
-    // Output fell to the low watermark after being above it (only while watched).
+    // Bytes arrived. `data` is valid only during the call: keep what you do not consume.
+    virtual void on_data(const char* data, size_t len) = 0;
+    // The peer closed its side (after every on_data).
+    virtual void on_eof() = 0;
+    // Output fell to the low watermark set by watch_drain().
     virtual void on_drained() = 0;
     // The socket failed (reset, broken pipe) or a write stalled past the send timeout.
     virtual void on_transport_error(int err) = 0;
@@ -24,38 +28,41 @@ public:
 class Transport {
 public:
     virtual ~Transport() = default;
-    virtual evbuffer* input() = 0;
-    virtual evbuffer* output() = 0;
     virtual void set_reading(bool on) = 0;
+    virtual bool reading() const = 0;
     virtual bool eof() const = 0;
+    // Queues a copy of `data` (small writes coalesce into one send).
+    virtual void write(const char* data, size_t len) = 0;
+    // Queues `data`'s bytes (small ones copied, large ones moved as chains); drains `data`.
+    virtual void write_buffer(evbuffer* data) = 0;
     // Writes what the socket takes now; the rest goes out when it is writable.
     virtual void flush() = 0;
     virtual size_t output_pending() const = 0;
-    // Call on_drained() when output drops to `low` bytes or less.
+    // Call on_drained() once output drops to `low` bytes or less.
     virtual void watch_drain(size_t low) = 0;
     virtual void shutdown_write() = 0;
-    // Abort a write that makes no progress for this long (0: never).
+    // Abort a write that makes no progress for this long (nullptr: never).
     virtual void set_send_timeout(const timeval* tv) = 0;
-    virtual int fd() const = 0;
     // Stops every event at once (the connection is closing); the socket closes on destruction.
     virtual void abort() = 0;
 };
 
 class PlainTransport final : public Transport {
 public:
-    PlainTransport(event_base* base, int fd, TransportHandler& handler);
+    // `scratch` is a read buffer shared by every transport of one worker thread.
+    PlainTransport(event_base* base, int fd, TransportHandler& handler, char* scratch, size_t scratch_size);
     ~PlainTransport() override;  // closes the socket
 
-    evbuffer* input() override { return in_.get(); }
-    evbuffer* output() override { return out_.get(); }
     void set_reading(bool on) override;
+    bool reading() const override { return reading_; }
     bool eof() const override { return eof_; }
+    void write(const char* data, size_t len) override;
+    void write_buffer(evbuffer* data) override;
     void flush() override;
-    size_t output_pending() const override { return evbuffer_get_length(out_.get()); }
+    size_t output_pending() const override { return stage_.size() + evbuffer_get_length(out_.get()); }
     void watch_drain(size_t low) override;
     void shutdown_write() override;
     void set_send_timeout(const timeval* tv) override { send_timeout_ = tv; }
-    int fd() const override { return fd_; }
     void abort() override;
 
 private:
@@ -63,10 +70,13 @@ private:
     static void on_write_event(evutil_socket_t, short what, void* arg) noexcept;
     void do_read();
     void do_write(bool timed_out);
+    void unstage();
 
     int fd_;
     TransportHandler& handler_;
-    EvbufferPtr in_;
+    char* scratch_;
+    size_t scratch_size_;
+    std::string stage_;  // small writes while out_ is empty
     EvbufferPtr out_;
     EventPtr read_ev_;
     EventPtr write_ev_;
@@ -76,6 +86,7 @@ private:
     bool reading_ = false;
     bool writing_ = false;
     bool eof_ = false;
+    bool aborted_ = false;
     int error_ = 0;
 };
 

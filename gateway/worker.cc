@@ -27,16 +27,14 @@ Worker::Worker(size_t index, std::shared_ptr<const Config> config)
     base_.reset(event_base_new_with_config(ec));
     event_config_free(ec);
     if (!base_) base_.reset(event_base_new());
-    // Three priorities: 0 urgent, 1 normal (the default), 2 end of turn (log flush).
-    event_base_priority_init(base_.get(), 3);
 
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     post_ev_.reset(event_new(base_.get(), wake_fd_, EV_READ | EV_PERSIST, &Worker::on_post, this));
     event_add(post_ev_.get(), nullptr);
+    // One priority for everything: libevent runs only the most urgent non-empty priority per
+    // loop turn, so a lower one (cleanup, log flush) would starve under load.
     cleanup_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_cleanup, this));
-    event_priority_set(cleanup_ev_.get(), 2);
     log_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_log_flush, this));
-    event_priority_set(log_ev_.get(), 2);
     drain_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_drain_timeout, this));
     log_sink_ = config_ ? config_->access_log : nullptr;
 }

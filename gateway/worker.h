@@ -83,6 +83,10 @@ public:
         return time_;
     }
     std::string new_request_id();
+    // A read buffer for transports of this worker (valid only inside one read callback).
+    char* read_scratch() { return read_scratch_.get(); }
+    static constexpr size_t kReadScratchSize = 64 * 1024;
+    bool access_log_enabled() const { return log_sink_ != nullptr; }
     // Buffers one access log line; written once per loop turn.
     void access_log(const RequestHead& req, const StreamInfo& info);
     // A libevent common timeout for `d` (O(1) timer queues for the usual durations).
@@ -123,6 +127,7 @@ private:
     std::vector<std::unique_ptr<DeferredDeletable>> graveyard_;
     std::map<int64_t, const timeval*> timeouts_;
     TimeCache time_;
+    std::unique_ptr<char[]> read_scratch_{new char[kReadScratchSize]};
     std::mt19937_64 rng_;
     std::string log_buf_;
     std::shared_ptr<AccessLogSink> log_sink_;
