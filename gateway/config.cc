@@ -34,7 +34,7 @@ bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_
     uint16_t port = 0;
     std::string t(text);
     if (!t.empty() && t.front() == ':') t = "0.0.0.0" + t;
-    if (!split_host_port(t, host, port)) return false;
+    if (!split_host_port(t, host, port, true)) return false;  // port 0: the kernel picks one
     std::memset(&out, 0, sizeof(out));
     auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);

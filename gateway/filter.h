@@ -76,6 +76,9 @@ public:
     virtual size_t downstream_buffered() const = 0;
     // Terminal handlers only: the terminal will read the request body (sends 100 Continue).
     virtual void want_request_body() = 0;
+    // Terminal handlers only: stop / restart reading the request body (back-pressure from
+    // wherever the body goes).
+    virtual void pause_request_body(bool paused) = 0;
 };
 
 class Filter {

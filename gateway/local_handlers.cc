@@ -147,6 +147,52 @@ public:
     std::unique_ptr<Terminal> create(StreamCallbacks& s) const override { return std::make_unique<HealthTerminal>(s); }
 };
 
+// ---- echo ----
+
+// Streams the request body back as the response body, with back-pressure both ways: a client
+// that does not read its response stops us reading its request.
+class EchoTerminal final : public Terminal {
+public:
+    explicit EchoTerminal(StreamCallbacks& stream) : stream_(stream) {}
+
+    void on_request_headers(RequestHead& req, bool end_stream) override {
+        ResponseHead head;
+        head.status = 200;
+        const std::string* type = req.headers.get("content-type");
+        head.headers.add("Content-Type", type ? *type : "application/octet-stream");
+        if (req.content_length) head.headers.add("Content-Length", std::to_string(*req.content_length));
+        head.headers.add("X-Echo-Method", req.method);
+        head.headers.add("X-Echo-Path", req.path);
+        if (!end_stream) stream_.want_request_body();  // 100 Continue before our own head
+        stream_.send_response_head(std::move(head), end_stream);
+    }
+
+    void on_request_data(evbuffer* data, bool end_stream) override {
+        stream_.send_response_data(data, end_stream);
+        if (!end_stream && stream_.downstream_buffered() > kHighWatermark) {
+            paused_ = true;
+            stream_.pause_request_body(true);
+        }
+    }
+
+    void on_downstream_drained() override {
+        if (paused_) {
+            paused_ = false;
+            stream_.pause_request_body(false);
+        }
+    }
+
+private:
+    static constexpr size_t kHighWatermark = 256 * 1024;
+    StreamCallbacks& stream_;
+    bool paused_ = false;
+};
+
+class EchoFactory final : public TerminalFactory {
+public:
+    std::unique_ptr<Terminal> create(StreamCallbacks& s) const override { return std::make_unique<EchoTerminal>(s); }
+};
+
 bool read_file(const std::string& path, std::string& out) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return false;
@@ -219,6 +265,8 @@ std::shared_ptr<const TerminalFactory> parse_redirect(ConfigTable& t, const Rout
 }
 
 std::shared_ptr<const TerminalFactory> make_health_terminal() { return std::make_shared<HealthFactory>(); }
+
+std::shared_ptr<const TerminalFactory> make_echo_terminal() { return std::make_shared<EchoFactory>(); }
 
 std::string TargetTemplate::compile(std::string_view text, const RouteMatch& match) {
     parts_.clear();

@@ -18,6 +18,8 @@ std::shared_ptr<const TerminalFactory> parse_respond(ConfigTable& t, const std::
 std::shared_ptr<const TerminalFactory> parse_redirect(ConfigTable& t, const RouteMatch& match);
 // health = true
 std::shared_ptr<const TerminalFactory> make_health_terminal();
+// echo = true: streams the request body back (a diagnostic, like httpbin's /anything).
+std::shared_ptr<const TerminalFactory> make_echo_terminal();
 
 // A redirect target with ${name} / ${N} references resolved per request.
 class TargetTemplate {

@@ -181,7 +181,7 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
         }
 
         // Exactly one terminal.
-        static constexpr std::string_view kTerminals[] = {"respond", "redirect", "health", "proxy"};
+        static constexpr std::string_view kTerminals[] = {"respond", "redirect", "health", "echo", "proxy"};
         std::vector<std::string_view> present;
         for (auto k : kTerminals) {
             if (t.has(k)) present.push_back(k);
@@ -190,7 +190,7 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
             t.error(present[1], "a route has one action; it has both '" + std::string(present[0]) + "' and '" +
                                     std::string(present[1]) + "'");
         } else if (present.empty()) {
-            t.error_here("route '" + r->name + "' needs an action: respond, redirect, health or proxy");
+            t.error_here("route '" + r->name + "' needs an action: proxy, respond, redirect, health or echo");
         }
         if (auto rt = t.get_table("respond")) {
             r->terminal = parse_respond(*rt, cfg.base_dir);
@@ -204,6 +204,13 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
                 r->terminal = make_health_terminal();
             } else {
                 t.error("health", "'health = false' is not an action; remove it");
+            }
+        }
+        if (auto e = t.get_bool("echo")) {
+            if (*e) {
+                r->terminal = make_echo_terminal();
+            } else {
+                t.error("echo", "'echo = false' is not an action; remove it");
             }
         }
         t.finish();

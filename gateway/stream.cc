@@ -173,7 +173,7 @@ void Stream::on_request_data(evbuffer* data, bool end_stream) {
         }
         if (!req_paused_ && held > kDownstreamHighWatermark / 4) {
             req_paused_ = true;
-            sink_.pause_request_body(true);
+            update_pause();
         }
         return;
     }
@@ -214,7 +214,20 @@ void Stream::flush_pending_request() {
     }
     if (req_paused_) {
         req_paused_ = false;
-        sink_.pause_request_body(false);
+        update_pause();
+    }
+}
+
+void Stream::pause_request_body(bool paused) {
+    terminal_paused_ = paused;
+    update_pause();
+}
+
+void Stream::update_pause() {
+    bool want = (req_paused_ || terminal_paused_) && !req_phase_over_;
+    if (want != sink_paused_) {
+        sink_paused_ = want;
+        sink_.pause_request_body(want);
     }
 }
 
@@ -241,10 +254,9 @@ void Stream::finish_request_phase() {
         terminal_->on_destroy();
         worker_.defer_delete(std::make_unique<TerminalGrave>(std::move(terminal_)));
     }
-    if (req_paused_) {
-        req_paused_ = false;
-        sink_.pause_request_body(false);  // the rest of the body is read and discarded
-    }
+    req_paused_ = false;
+    terminal_paused_ = false;
+    update_pause();  // the rest of the body is read and discarded
 }
 
 // ---- local replies ----

@@ -82,6 +82,7 @@ public:
     void send_response_data(evbuffer* data, bool end_stream) override;
     size_t downstream_buffered() const override;
     void want_request_body() override { sink_.send_continue(); }
+    void pause_request_body(bool paused) override;
 
 private:
     void run_request_headers();
@@ -119,7 +120,10 @@ private:
     EvbufferPtr held_req_;
     EvbufferPtr pending_req_;        // body not yet run through the chain
     bool pending_req_end_ = false;
-    bool req_paused_ = false;
+    bool req_paused_ = false;        // held body above its watermark
+    bool terminal_paused_ = false;   // the terminal asked for back-pressure
+    bool sink_paused_ = false;       // what the sink was last told
+    void update_pause();
 
     // Response phase.
     ResponseHead response_;

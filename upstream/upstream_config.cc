@@ -3,7 +3,7 @@
 
 namespace gw {
 
-bool split_host_port(std::string_view text, std::string& host, uint16_t& port) {
+bool split_host_port(std::string_view text, std::string& host, uint16_t& port, bool allow_zero) {
     std::string_view h;
     std::string_view p;
     if (!text.empty() && text.front() == '[') {
@@ -24,7 +24,7 @@ bool split_host_port(std::string_view text, std::string& host, uint16_t& port) {
         if (c < '0' || c > '9') return false;
         v = v * 10 + static_cast<uint32_t>(c - '0');
     }
-    if (v == 0 || v > 65535) return false;
+    if ((v == 0 && !allow_zero) || v > 65535) return false;
     for (char c : h) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                   c == '.' || c == ':' || c == '_';

@@ -80,7 +80,7 @@ struct UpstreamConfig {
 // Parses one [upstream.NAME] table. Errors go to the table's ConfigErrors.
 UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t);
 
-// "host:port" / "[v6]:port" → host and port; false when malformed.
-bool split_host_port(std::string_view text, std::string& host, uint16_t& port);
+// "host:port" / "[v6]:port" → host and port; false when malformed (or port 0 unless allowed).
+bool split_host_port(std::string_view text, std::string& host, uint16_t& port, bool allow_zero = false);
 
 }  // namespace gw

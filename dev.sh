@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One entry point for building, running and testing Squall on Debian 12.
+#   ./dev.sh run [FILE]   install what is missing, build, run squall on FILE (conf/squall.toml)
+#   ./dev.sh test         install what is missing, build, run every test
+#   ./dev.sh build        build only (build/squall)
+#   ./dev.sh fuzz [SECS]  build the libFuzzer targets with clang and run each for SECS (60)
+#   ./dev.sh bench        compare Squall with nginx (bench/README.md)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+configure() {  # configure DIR [cmake args...]
+  local dir=$1; shift
+  if [[ ! -f $dir/build.ninja ]]; then
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  fi
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  run)
+    scripts/deps.sh build
+    configure build -DGW_TESTS=OFF
+    cmake --build build --target squall -j "$jobs"
+    exec build/squall run "${1:-conf/squall.toml}"
+    ;;
+  build)
+    scripts/deps.sh build
+    configure build -DGW_TESTS=OFF
+    cmake --build build --target squall -j "$jobs"
+    ;;
+  test)
+    scripts/deps.sh test
+    configure build -DGW_TESTS=ON
+    cmake -S . -B build -DGW_TESTS=ON >/dev/null
+    cmake --build build -j "$jobs"
+    cd build && ctest --output-on-failure -j "$jobs" --timeout 600
+    ;;
+  fuzz)
+    scripts/deps.sh fuzz
+    CC=clang CXX=clang++ configure build-fuzz -DGW_FUZZ=ON -DGW_TESTS=OFF
+    cmake --build build-fuzz -j "$jobs"
+    secs=${1:-60}
+    for t in build-fuzz/tests/fuzz/*_fuzz; do
+      name=$(basename "$t" _fuzz)
+      mkdir -p "build-fuzz/corpus/$name"
+      echo "== $name ($secs s)"
+      "$t" -max_total_time="$secs" -dict=tests/fuzz/http.dict "build-fuzz/corpus/$name" "tests/fuzz/corpus/$name"
+    done
+    ;;
+  bench)
+    exec bench/respond.sh "$@"
+    ;;
+  *)
+    sed -n '2,8p' "$0" >&2
+    exit 2
+    ;;
+esac
