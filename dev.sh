@@ -42,12 +42,19 @@ case "$cmd" in
     CC=clang CXX=clang++ configure build-fuzz -DGW_FUZZ=ON -DGW_TESTS=OFF
     cmake --build build-fuzz -j "$jobs"
     secs=${1:-60}
+    failed=()
     for t in build-fuzz/tests/fuzz/*_fuzz; do
+      [[ -x $t ]] || { echo "no fuzz targets built" >&2; exit 1; }
       name=$(basename "$t" _fuzz)
-      mkdir -p "build-fuzz/corpus/$name"
+      mkdir -p "build-fuzz/corpus/$name" "build-fuzz/crashes/$name"
       echo "== $name ($secs s)"
-      "$t" -max_total_time="$secs" -dict=tests/fuzz/http.dict "build-fuzz/corpus/$name" "tests/fuzz/corpus/$name"
+      "$t" -max_total_time="$secs" -dict=tests/fuzz/http.dict -artifact_prefix="build-fuzz/crashes/$name/" \
+        "build-fuzz/corpus/$name" "tests/fuzz/corpus/$name" || failed+=("$name")
     done
+    if ((${#failed[@]})); then
+      echo "fuzz: failures in ${failed[*]} (inputs in build-fuzz/crashes/; add them to tests/fuzz/corpus/)" >&2
+      exit 1
+    fi
     ;;
   bench)
     exec bench/respond.sh "$@"

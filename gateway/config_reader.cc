@@ -43,6 +43,78 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     return prev[b.size()];
 }
 
+// TOML allows non-ASCII characters only inside strings and comments. Finding any elsewhere
+// before toml++ does keeps its whitespace tables (which have unreachable branches for some
+// code points) away from them, and gives a plain message.
+bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
+    enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral } in = In::Code;
+    uint32_t line = 1, col = 1;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        auto starts = [&](std::string_view s) { return text.substr(i, s.size()) == s; };
+        switch (in) {
+            case In::Code:
+                if (c == '#') {
+                    in = In::Comment;
+                } else if (starts("\"\"\"")) {
+                    in = In::MultiBasic;
+                    i += 2;
+                    col += 2;
+                } else if (starts("'''")) {
+                    in = In::MultiLiteral;
+                    i += 2;
+                    col += 2;
+                } else if (c == '"') {
+                    in = In::Basic;
+                } else if (c == '\'') {
+                    in = In::Literal;
+                } else if (static_cast<unsigned char>(c) >= 0x80) {
+                    errors.error(SourceLoc{line, col}, "non-ASCII character outside a string or comment");
+                    return false;
+                }
+                break;
+            case In::Comment:
+                if (c == '\n') in = In::Code;
+                break;
+            case In::Basic:
+                if (c == '\\' && i + 1 < text.size()) {
+                    ++i;
+                    ++col;
+                } else if (c == '"' || c == '\n') {
+                    in = In::Code;
+                }
+                break;
+            case In::Literal:
+                if (c == '\'' || c == '\n') in = In::Code;
+                break;
+            case In::MultiBasic:
+                if (c == '\\' && i + 1 < text.size()) {
+                    ++i;
+                    ++col;
+                } else if (starts("\"\"\"")) {
+                    in = In::Code;
+                    i += 2;
+                    col += 2;
+                }
+                break;
+            case In::MultiLiteral:
+                if (starts("'''")) {
+                    in = In::Code;
+                    i += 2;
+                    col += 2;
+                }
+                break;
+        }
+        if (text[i] == '\n') {
+            ++line;
+            col = 1;
+        } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+            ++col;  // count code points, not bytes
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 void ConfigErrors::add(SourceLoc loc, std::string message, bool warning) {
@@ -93,6 +165,7 @@ ConfigDocument& ConfigDocument::operator=(ConfigDocument&&) noexcept = default;
 
 std::optional<ConfigDocument> ConfigDocument::parse(std::string_view text, const std::string& file,
                                                     ConfigErrors& errors) {
+    if (!check_non_ascii(text, errors)) return std::nullopt;
     toml::parse_result result = toml::parse(text, file);
     if (!result) {
         const auto& err = result.error();

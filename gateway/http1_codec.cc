@@ -161,6 +161,12 @@ Http1Codec::Scan Http1Codec::scan_block(std::string_view input, size_t& end) {
             line_start_ = pos + 1;
             continue;
         }
+        // The start line's own limit first, so the status does not depend on how the bytes
+        // were split into reads.
+        if (lines_ == 0 && !trailers && pos + 1 - head_start_ > limits_.max_request_line) {
+            fail(request ? 414 : 502, request ? "request line too long" : "status line too long");
+            return Scan::Error;
+        }
         if (pos + 1 - head_start_ > limits_.max_header_bytes) {
             fail(request ? 431 : 502, trailers ? "trailer section too large" : "header section too large");
             return Scan::Error;
@@ -170,10 +176,6 @@ Http1Codec::Scan Http1Codec::scan_block(std::string_view input, size_t& end) {
             return Scan::Found;
         }
         if (lines_ == 0 && !trailers) {
-            if (line.size() > limits_.max_request_line) {
-                fail(request ? 414 : 502, request ? "request line too long" : "status line too long");
-                return Scan::Error;
-            }
             first_line_end_ = pos + 1;
         } else if (lines_ >= limits_.max_headers + (trailers ? 0 : 1)) {
             fail(request ? 431 : 502, "too many header fields");

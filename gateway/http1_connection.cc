@@ -80,11 +80,11 @@ Http1Connection::Http1Connection(Worker& worker, int fd, ConnectionInfo info)
     : worker_(worker),
       transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this, worker.read_scratch(),
                                                   Worker::kReadScratchSize)),
+      in_(make_evbuffer()),
       info_(std::move(info)),
       config_(worker.config()),
       codec_(Http1Codec::Mode::Request, limits_from(*config_)),
-      body_(make_evbuffer()),
-      in_(make_evbuffer()) {
+      body_(make_evbuffer()) {
     timer_.reset(evtimer_new(worker_.base(), &Http1Connection::on_timer_event, this));
     resume_ev_.reset(event_new(worker_.base(), -1, 0, &Http1Connection::on_resume_event, this));
     transport_->set_send_timeout(worker_.timeout(config_->server.timeouts.send));

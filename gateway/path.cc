@@ -129,6 +129,11 @@ Result<NormalizedTarget> normalize_target(std::string_view target, const PathOpt
         t.path = "*";
         return t;
     }
+    // The HTTP/1.1 codec already refuses these; other front ends (HTTP/2) get the same rule.
+    for (char c : target) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f) return bad("invalid character in request target");
+    }
     if (target.find('#') != std::string_view::npos) return bad("fragment in request target");
     if (target.front() != '/') {
         // RFC 9112 §3.2.2 absolute-form: the authority inside it replaces Host.

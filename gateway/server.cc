@@ -112,6 +112,9 @@ Result<void> Server::start() {
 
 Result<void> Server::reload(std::shared_ptr<Config> cfg) {
     if (auto r = prepare(*cfg); !r) return r;
+    if (cfg->server.workers != config_->server.workers) {
+        log_warn("server.workers changed: the new count applies after a restart");
+    }
     std::set<std::string> old_addrs, new_addrs;
     for (const auto& l : config_->listeners) old_addrs.insert(l.address);
     for (const auto& l : cfg->listeners) new_addrs.insert(l.address);

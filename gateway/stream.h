@@ -140,7 +140,6 @@ private:
     EvbufferPtr held_resp_;
     EvbufferPtr pending_resp_;
     bool pending_resp_end_ = false;
-    bool resp_end_queued_ = false;  // end_stream reached the response phase
     bool response_done_ = false;
     bool logged_ = false;
     bool destroyed_ = false;

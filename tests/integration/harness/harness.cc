@@ -120,6 +120,13 @@ bool Client::send(std::string_view bytes) {
 
 void Client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
+bool Client::wait_readable(int timeout_ms) {
+    if (!buf_.empty() || eof_) return true;
+    if (fd_ < 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) > 0;
+}
+
 bool Client::fill(int timeout_ms) {
     if (eof_ || fd_ < 0) return false;
     pollfd p{fd_, POLLIN, 0};
@@ -369,6 +376,15 @@ std::string read_file(const std::string& path) {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+bool wait_for_file(const std::string& path, std::string_view needle, int timeout_ms) {
+    int64_t deadline = now_ms() + timeout_ms;
+    while (true) {
+        if (read_file(path).find(needle) != std::string::npos) return true;
+        if (now_ms() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
 }
 
 }  // namespace gwtest

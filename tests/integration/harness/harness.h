@@ -63,6 +63,8 @@ public:
     // True if the server closed the connection (EOF or reset) within the timeout.
     bool closed(int timeout_ms = 5000);
     void shutdown_write();
+    // True when response bytes are buffered or arrive within the timeout (nothing is consumed).
+    bool wait_readable(int timeout_ms = 5000);
     int fd() const { return fd_; }
 
 private:
@@ -113,5 +115,7 @@ private:
 std::string temp_dir();
 std::string write_file(const std::string& dir, const std::string& name, std::string_view content);
 std::string read_file(const std::string& path);
+// Polls `path` until it contains `needle` (false after the timeout).
+bool wait_for_file(const std::string& path, std::string_view needle, int timeout_ms = 5000);
 
 }  // namespace gwtest
