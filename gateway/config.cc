@@ -186,6 +186,15 @@ void parse_listeners(Config& cfg, std::vector<ConfigTable>& tables) {
         l.name = t.get_string("name").value_or(l.address);
         if (!l.name.empty() && !names.insert(l.name).second) t.error("name", "duplicate listener name '" + l.name + "'");
         if (auto v = t.get_int("backlog", 1, 65535)) l.backlog = static_cast<int>(*v);
+        if (auto nets = t.get_string_list("trusted_proxies")) {
+            for (const auto& n : *nets) {
+                if (auto c = Cidr::parse(n)) {
+                    l.trusted_proxies.push_back(*c);
+                } else {
+                    t.error("trusted_proxies", "invalid network \"" + n + "\" (expected an IP or CIDR, e.g. 10.0.0.0/8)");
+                }
+            }
+        }
         t.finish();
         cfg.listeners.push_back(std::move(l));
     }
@@ -222,7 +231,7 @@ void parse_upstreams(Config& cfg, ConfigTable& t) {
     for (const auto& name : t.keys()) {
         auto ut = t.get_table(name);
         if (!ut) continue;
-        cfg.upstreams.emplace(name, parse_upstream_config(name, *ut));
+        cfg.upstreams.emplace(name, std::make_shared<const Upstream>(parse_upstream_config(name, *ut)));
     }
 }
 

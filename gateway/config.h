@@ -11,11 +11,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "gateway/cidr.h"
 #include "gateway/config_reader.h"
 #include "gateway/path.h"
 #include "gateway/router.h"
 #include "gateway/units.h"
-#include "upstream/upstream_config.h"
+#include "upstream/upstream.h"
 
 namespace gw {
 
@@ -66,6 +67,8 @@ struct ListenerConfig {
     sockaddr_storage addr{};
     socklen_t addr_len = 0;
     int backlog = 4096;
+    // Peers whose X-Forwarded-* / Forwarded headers are believed (others' are replaced).
+    std::vector<Cidr> trusted_proxies;
     SourceLoc loc;
 };
 
@@ -82,7 +85,7 @@ public:
     ServerConfig server;
     LogConfig log;
     std::vector<ListenerConfig> listeners;
-    std::map<std::string, UpstreamConfig, std::less<>> upstreams;
+    std::map<std::string, std::shared_ptr<const Upstream>, std::less<>> upstreams;
     std::map<std::string, FilterEntry, std::less<>> filters;
     Router router;
     std::shared_ptr<const ErrorPages> error_pages;

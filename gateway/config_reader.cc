@@ -78,6 +78,10 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                 break;
             case In::Basic:
                 if (c == '\\' && i + 1 < text.size()) {
+                    if (static_cast<unsigned char>(text[i + 1]) >= 0x80) {
+                        errors.error(SourceLoc{line, col}, "invalid escape sequence");
+                        return false;
+                    }
                     ++i;
                     ++col;
                 } else if (c == '"' || c == '\n') {
@@ -89,6 +93,22 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                 break;
             case In::MultiBasic:
                 if (c == '\\' && i + 1 < text.size()) {
+                    unsigned char next = static_cast<unsigned char>(text[i + 1]);
+                    if (next >= 0x80) {
+                        errors.error(SourceLoc{line, col}, "invalid escape sequence");
+                        return false;
+                    }
+                    if (next == ' ' || next == '\t' || next == '\r' || next == '\n') {
+                        // A line-ending backslash: the text resumes at the next non-blank.
+                        size_t j = i + 1;
+                        while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
+                        if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80) {
+                            errors.error(SourceLoc{line, col},
+                                         "a line-ending backslash must not be followed by a non-ASCII character");
+                            return false;
+                        }
+                        break;  // the whitespace is scanned normally (newlines counted)
+                    }
                     ++i;
                     ++col;
                 } else if (starts("\"\"\"")) {

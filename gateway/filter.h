@@ -19,6 +19,7 @@ namespace gw {
 
 struct Route;
 struct RouteCaptures;
+class Worker;
 class Config;
 
 enum class FilterStatus {
@@ -54,6 +55,8 @@ public:
     virtual const RouteCaptures& captures() const = 0;
     virtual const Config& config() const = 0;
     virtual event_base* event_loop() = 0;
+    // The worker thread this stream lives on (timers, upstream pools).
+    virtual Worker& worker() = 0;
 
     // Continue a chain a filter stopped. Call from the event loop, never from inside the hook
     // that returned Stop. The chain resumes at the next filter.
@@ -71,6 +74,11 @@ public:
     // the last call. Data is drained from `data`.
     virtual void send_response_head(ResponseHead head, bool end_stream) = 0;
     virtual void send_response_data(evbuffer* data, bool end_stream) = 0;
+    // Terminal handlers only: ends the response with trailer fields (dropped where the
+    // client's framing cannot carry them).
+    virtual void send_response_trailers(Headers trailers) = 0;
+    // Terminal handlers only: an informational 1xx head (103 Early Hints) before the final one.
+    virtual void send_interim_head(const ResponseHead& head) = 0;
     // Bytes queued toward the client; a producer pauses above its high watermark and waits
     // for on_downstream_drained().
     virtual size_t downstream_buffered() const = 0;

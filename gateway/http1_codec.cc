@@ -510,6 +510,7 @@ Http1Codec::Step Http1Codec::step(std::string_view input, size_t available) {
                 if (avail == 0) return {Kind::NeedMore, skip};
                 size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, avail));
                 remaining_ -= n;
+                if (remaining_ == 0) state_ = State::Done;  // MessageEnd comes next, with no more bytes
                 return {Kind::Data, skip, n};
             }
             case State::ChunkSize: {

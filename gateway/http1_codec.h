@@ -75,6 +75,8 @@ public:
     // Bytes of body still expected with Content-Length framing (0 otherwise).
     uint64_t body_remaining() const { return remaining_; }
     bool in_body() const;
+    // Right after a Head: the message has no body (the next step is MessageEnd).
+    bool at_message_end() const { return state_ == State::Done; }
     bool started() const { return state_ != State::Head || scan_ > 0; }
 
     int error_status() const { return error_status_; }

@@ -80,7 +80,6 @@ Http1Connection::Http1Connection(Worker& worker, int fd, ConnectionInfo info)
     : worker_(worker),
       transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this, worker.read_scratch(),
                                                   Worker::kReadScratchSize)),
-      in_(make_evbuffer()),
       info_(std::move(info)),
       config_(worker.config()),
       codec_(Http1Codec::Mode::Request, limits_from(*config_)),
@@ -104,48 +103,12 @@ void Http1Connection::start() {
 
 void Http1Connection::on_data(const char* data, size_t len) {
     if (phase_ == Phase::Closed) return;
-    if (evbuffer_get_length(in_.get()) > 0) {
-        evbuffer_add(in_.get(), data, len);
-    } else {
-        raw_ = data;
-        raw_len_ = len;
-    }
+    in_.begin_read(data, len);
     process_input();
-    if (raw_len_ > 0) {
-        // The scratch buffer is reused by the next read: keep the rest.
-        if (phase_ != Phase::Closed) evbuffer_add(in_.get(), raw_, raw_len_);
-        raw_len_ = 0;
-    }
-    raw_ = nullptr;
+    in_.end_read(phase_ == Phase::Closed);  // the scratch buffer is reused by the next read
 }
 
 void Http1Connection::on_eof() { process_input(); }
-
-std::string_view Http1Connection::peek(size_t want) {
-    if (raw_len_ > 0) return std::string_view(raw_, std::min(want, raw_len_));
-    size_t n = std::min(want, evbuffer_get_length(in_.get()));
-    auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in_.get(), static_cast<ssize_t>(n)));
-    return std::string_view(p, n);
-}
-
-void Http1Connection::consume(size_t n) {
-    if (raw_len_ > 0) {
-        raw_ += n;
-        raw_len_ -= n;
-    } else {
-        evbuffer_drain(in_.get(), n);
-    }
-}
-
-void Http1Connection::take(size_t n, evbuffer* dst) {
-    if (raw_len_ > 0) {
-        evbuffer_add(dst, raw_, n);
-        raw_ += n;
-        raw_len_ -= n;
-    } else {
-        evbuffer_remove_buffer(in_.get(), dst, n);
-    }
-}
 
 void Http1Connection::on_resume_event(evutil_socket_t, short, void* arg) noexcept {
     static_cast<Http1Connection*>(arg)->process_input();
@@ -173,7 +136,7 @@ void Http1Connection::process_loop() {
     while (true) {
         if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
         if (phase_ == Phase::Lingering) {
-            consume(input_size());
+            in_.consume(in_.size());
             if (transport_->eof()) close_now();
             return;
         }
@@ -182,16 +145,16 @@ void Http1Connection::process_loop() {
             finish_exchange();
             continue;
         }
-        size_t avail = input_size();
-        if (avail == 0) {
+        size_t avail = in_.size();
+        if (avail == 0 && !codec_.at_message_end()) {
             if (transport_->eof()) handle_eof();
             return;
         }
         if (phase_ == Phase::Idle) phase_ = Phase::Head;
         size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek)
                                         : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
-        Http1Codec::Step s = codec_.step(peek(want), avail);
-        if (s.skip) consume(s.skip);
+        Http1Codec::Step s = codec_.step(in_.peek(want), avail);
+        if (s.skip) in_.consume(s.skip);
         switch (s.kind) {
             case Http1Codec::Kind::NeedMore:
                 if (transport_->eof()) handle_eof();
@@ -230,12 +193,12 @@ void Http1Connection::handle_data(size_t n) {
     arm(Timer::Body);
     if (!stream_ || response_done_) {
         // The response is out: swallow the rest of the body, within reason.
-        consume(n);
+        in_.consume(n);
         discarded_ += n;
         if (discarded_ > kMaxDiscard) close_now();
         return;
     }
-    take(n, body_.get());
+    in_.take(n, body_.get());
     stream_->on_request_data(body_.get(), false);
     evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
 }
@@ -297,7 +260,7 @@ void Http1Connection::update_reading() {
         return;
     }
     bool on = !body_paused_;
-    if (phase_ == Phase::Active && request_done_ && evbuffer_get_length(in_.get()) > kMaxPipelined) {
+    if (phase_ == Phase::Active && request_done_ && in_.buffered() > kMaxPipelined) {
         on = false;
     }
     transport_->set_reading(on);
@@ -369,7 +332,7 @@ void Http1Connection::close_after_flush() {
 void Http1Connection::begin_linger() {
     phase_ = Phase::Lingering;
     transport_->shutdown_write();
-    consume(input_size());
+    in_.consume(in_.size());
     if (transport_->eof()) {
         close_now();
         return;
@@ -554,7 +517,20 @@ void Http1Connection::send_head(ResponseHead& head, bool end_stream) {
     }
 }
 
-void Http1Connection::send_data(evbuffer* data, bool end_stream) {
+void Http1Connection::send_interim(const ResponseHead& head) {
+    // RFC 9110 §15.2: never to an HTTP/1.0 client; 100 is ours to send (send_continue).
+    if (phase_ != Phase::Active || head_sent_ || req_version_ != HttpVersion::Http11 || head.status == 100 ||
+        head.status < 100 || head.status >= 200) {
+        return;
+    }
+    std::string& out = scratch_;
+    out.clear();
+    serialize_response_head(head, HttpVersion::Http11, out);
+    transport_->write(out.data(), out.size());
+    if (!processing_) transport_->flush();
+}
+
+void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* trailers) {
     size_t len = evbuffer_get_length(data);
     if (phase_ == Phase::Closed) {
         evbuffer_drain(data, len);
@@ -570,7 +546,24 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream) {
             transport_->write_buffer(data);
             transport_->write("\r\n", 2);
         }
-        if (end_stream) transport_->write("0\r\n\r\n", 5);
+        if (end_stream) {
+            if (trailers && !trailers->empty()) {
+                std::string& t = scratch_;
+                t = "0\r\n";
+                for (const auto& f : *trailers) {
+                    // RFC 9110 §6.5.1: never framing or routing fields in trailers.
+                    if (iequals(f.name, "content-length") || iequals(f.name, "transfer-encoding") ||
+                        iequals(f.name, "host") || connection_owned(f.name)) {
+                        continue;
+                    }
+                    t += f.name + ": " + f.value + "\r\n";
+                }
+                t += "\r\n";
+                transport_->write(t.data(), t.size());
+            } else {
+                transport_->write("0\r\n\r\n", 5);
+            }
+        }
     } else {
         if (length_out_ && len > out_remaining_) {
             // More than the declared length: never let the excess become a "next response".

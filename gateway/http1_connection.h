@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gateway/http1_codec.h"
+#include "gateway/input_buffer.h"
 #include "gateway/stream.h"
 #include "gateway/transport.h"
 #include "gateway/worker.h"
@@ -32,7 +33,8 @@ public:
 
     // DownstreamSink
     void send_head(ResponseHead& head, bool end_stream) override;
-    void send_data(evbuffer* data, bool end_stream) override;
+    void send_data(evbuffer* data, bool end_stream, const Headers* trailers = nullptr) override;
+    void send_interim(const ResponseHead& head) override;
     void reset_stream() override { close_now(); }
     size_t buffered() const override { return transport_->output_pending(); }
     void pause_request_body(bool paused) override;
@@ -63,12 +65,6 @@ private:
     void close_after_flush();
     void begin_linger();
     void close_now();
-    // Input: bytes of the current read not yet consumed (raw_) or, when earlier bytes are
-    // still buffered, everything in in_.
-    size_t input_size() const { return raw_len_ + evbuffer_get_length(in_.get()); }
-    std::string_view peek(size_t want);
-    void consume(size_t n);
-    void take(size_t n, evbuffer* dst);
     // Timers: one event per connection, re-armed only when a deadline moves earlier.
     void arm(Timer t);
     void on_timer();
@@ -77,9 +73,7 @@ private:
 
     Worker& worker_;
     std::unique_ptr<Transport> transport_;
-    EvbufferPtr in_;
-    const char* raw_ = nullptr;
-    size_t raw_len_ = 0;
+    InputBuffer in_;
     int64_t deadline_ms_ = 0;        // when timer_kind_ expires (monotonic ms)
     int64_t armed_ms_ = 0;           // when the event is set to fire (0: not armed)
     ConnectionInfo info_;

@@ -403,7 +403,19 @@ void Stream::deliver(evbuffer* data, bool end_stream) {
         response_done_ = true;
         log_once();
     }
-    sink_.send_data(data, end_stream);
+    sink_.send_data(data, end_stream, end_stream && !trailers_.empty() ? &trailers_ : nullptr);
+}
+
+void Stream::send_response_trailers(Headers trailers) {
+    if (response_done_ || destroyed_ || !resp_started_) return;
+    trailers_ = std::move(trailers);
+    EvbufferPtr empty = make_evbuffer();
+    send_response_data(empty.get(), true);
+}
+
+void Stream::send_interim_head(const ResponseHead& head) {
+    if (resp_started_ || destroyed_ || req_phase_over_) return;
+    sink_.send_interim(head);
 }
 
 void Stream::flush_pending_response() {

@@ -29,8 +29,10 @@ public:
     // The response head after every response filter. The sink adds framing and hop-by-hop
     // headers (Date, Server, Connection, Content-Length or chunked).
     virtual void send_head(ResponseHead& head, bool end_stream) = 0;
-    // Drains `data`. `end_stream` completes the response.
-    virtual void send_data(evbuffer* data, bool end_stream) = 0;
+    // Drains `data`. `end_stream` completes the response, with `trailers` if any.
+    virtual void send_data(evbuffer* data, bool end_stream, const Headers* trailers = nullptr) = 0;
+    // A 1xx head before the final one (ignored by clients that cannot take it).
+    virtual void send_interim(const ResponseHead& head) = 0;
     // Aborts a response that cannot complete (the client must see a broken response).
     virtual void reset_stream() = 0;
     virtual size_t buffered() const = 0;
@@ -74,12 +76,15 @@ public:
     const RouteCaptures& captures() const override { return captures_; }
     const Config& config() const override { return *config_; }
     event_base* event_loop() override { return worker_.base(); }
+    Worker& worker() override { return worker_; }
     void resume_request() override;
     void resume_response() override;
     void send_local_reply(int status, std::string_view detail = {}) override;
     void send_local_response(ResponseHead head, std::string body) override;
     void send_response_head(ResponseHead head, bool end_stream) override;
     void send_response_data(evbuffer* data, bool end_stream) override;
+    void send_response_trailers(Headers trailers) override;
+    void send_interim_head(const ResponseHead& head) override;
     size_t downstream_buffered() const override;
     void want_request_body() override { sink_.send_continue(); }
     void pause_request_body(bool paused) override;
@@ -140,6 +145,7 @@ private:
     EvbufferPtr held_resp_;
     EvbufferPtr pending_resp_;
     bool pending_resp_end_ = false;
+    Headers trailers_;
     bool response_done_ = false;
     bool logged_ = false;
     bool destroyed_ = false;

@@ -11,6 +11,7 @@
 #include "gateway/access_log.h"
 #include "gateway/http1_connection.h"
 #include "gateway/log.h"
+#include "upstream/upstream_context.h"
 
 namespace gw {
 
@@ -41,7 +42,11 @@ Worker::Worker(size_t index, std::shared_ptr<const Config> config)
 
 Worker::~Worker() {
     flush_access_log();
+    // Client connections own streams, streams own upstream connections that pools count:
+    // tear down in that order, pools last.
     connections_.clear();
+    graveyard_.clear();
+    upstreams_.reset();
     graveyard_.clear();
     listeners_.clear();
     post_ev_.reset();
@@ -95,6 +100,7 @@ void Worker::set_config(std::shared_ptr<const Config> config) {
         log_sink_ = config->access_log;
     }
     config_ = std::move(config);
+    if (upstreams_) upstreams_->on_config(*config_);
     // Listener settings (name, backlog) follow the new snapshot where the address is kept.
     for (auto& slot : listeners_) {
         for (const auto& l : config_->listeners) {
@@ -216,6 +222,11 @@ void Worker::flush_access_log() {
     if (log_buf_.empty()) return;
     if (log_sink_) log_sink_->write(log_buf_);
     log_buf_.clear();
+}
+
+UpstreamContext& Worker::upstreams() {
+    if (!upstreams_) upstreams_ = std::make_unique<UpstreamContext>(*this);
+    return *upstreams_;
 }
 
 const timeval* Worker::timeout(Duration d) {

@@ -23,6 +23,7 @@
 namespace gw {
 
 class AccessLogSink;
+class UpstreamContext;
 
 // Anything destroyed on the next loop turn instead of inside its own callback stack.
 class DeferredDeletable {
@@ -89,6 +90,8 @@ public:
     bool access_log_enabled() const { return log_sink_ != nullptr; }
     // Buffers one access log line; written once per loop turn.
     void access_log(const RequestHead& req, const StreamInfo& info);
+    // Pools, balancers, retry budgets, resolver (created on first use).
+    UpstreamContext& upstreams();
     // A libevent common timeout for `d` (O(1) timer queues for the usual durations).
     const timeval* timeout(Duration d);
 
@@ -131,6 +134,7 @@ private:
     std::mt19937_64 rng_;
     std::string log_buf_;
     std::shared_ptr<AccessLogSink> log_sink_;
+    std::unique_ptr<UpstreamContext> upstreams_;
     bool draining_ = false;
     std::atomic<bool> stopped_{false};
     std::thread thread_;

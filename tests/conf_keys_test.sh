@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 missing=0
-keys=$(grep -rhoE '(get_(string|int|bool|duration|size|string_list|string_map|table|table_array|array)|mark|has)\("[a-z_]+"' \
+keys=$(grep -rhoE '(get_(string|int|bool|duration|size|string_list|string_map|table|table_array|array)|mark)\("[a-z_]+"' \
          gateway upstream filters static | sed -E 's/.*\("([a-z_]+)"/\1/' | sort -u)
 for k in $keys; do
   # As "key =", "[key]", "[key." or "[[key]]", outside comments.

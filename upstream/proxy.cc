@@ -1,24 +1,597 @@
-// Proxy terminal: config parsing (the upstream client lands with the proxy issue).
+// Proxy terminal: config and the per-request state machine.
 #include "upstream/proxy.h"
 
+#include <arpa/inet.h>
+
+#include <set>
+
+#include "gateway/libevent.h"
+#include "gateway/log.h"
+#include "gateway/stream.h"
+#include "upstream/upstream_context.h"
+
 namespace gw {
+
 namespace {
 
-class ProxyTerminal final : public Terminal {
-public:
-    explicit ProxyTerminal(StreamCallbacks& s) : stream_(s) {}
-    void on_request_headers(RequestHead&, bool) override {
-        stream_.send_local_reply(502, "the upstream client is not built yet");
+constexpr size_t kHighWatermark = 256 * 1024;
+constexpr size_t kMaxEarlyBody = 64 * 1024;  // body held before the upstream is ready
+
+// RFC 9110 §7.6.1: fields that describe one hop, never forwarded.
+bool hop_by_hop(std::string_view n) {
+    switch (n.size()) {
+        case 2: return iequals(n, "te");
+        case 7: return iequals(n, "upgrade") || iequals(n, "trailer");
+        case 10: return iequals(n, "connection") || iequals(n, "keep-alive");
+        case 16: return iequals(n, "proxy-connection");
+        case 17: return iequals(n, "transfer-encoding");
+        default: return false;
     }
+}
+
+bool listed_in_connection(const Headers& h, std::string_view name) {
+    return h.has_token("connection", name);
+}
+
+// RFC 9110 §9.2.2.
+bool idempotent(std::string_view m) {
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
+}
+
+std::string forwarded_for(std::string_view ip) {
+    // RFC 7239 §6: IPv6 in quotes and brackets.
+    if (ip.find(':') != std::string_view::npos) return "\"[" + std::string(ip) + "]\"";
+    return std::string(ip);
+}
+
+class ProxyTerminal final : public Terminal, public UpstreamHandler, public PoolWaiter {
+public:
+    ProxyTerminal(StreamCallbacks& stream, const ProxyConfig& cfg);
+    ~ProxyTerminal() override;
+
+    // Terminal
+    void on_request_headers(RequestHead& req, bool end_stream) override;
+    void on_request_data(evbuffer* data, bool end_stream) override;
+    void on_downstream_drained() override;
+    void on_destroy() override;
+
+    // UpstreamHandler
+    void on_connected(UpstreamConnection& c) override;
+    void on_response_head(UpstreamConnection& c, ResponseHead& head, bool end_stream) override;
+    void on_response_data(UpstreamConnection& c, evbuffer* data, bool end_stream) override;
+    void on_response_trailers(UpstreamConnection& c, const Headers& trailers) override;
+    void on_upstream_error(UpstreamConnection& c, UpstreamFailure f, bool response_started) override;
+    void on_upstream_drained(UpstreamConnection& c) override;
+    void on_upstream_timer(UpstreamConnection& c) override;
+
+    // PoolWaiter
+    void on_pool_slot() override { acquire(); }
 
 private:
+    enum class Phase { Idle, Resolving, Waiting, Connecting, Sending, AwaitingHead, Streaming, Done };
+
+    static void on_total_timeout(evutil_socket_t, short, void* arg) noexcept;
+    void build_head(const RequestHead& req);
+    void attempt();
+    void acquire();
+    void start_exchange();
+    void write_body(evbuffer* data, bool end_stream);
+    void finish_request_body();
+    void done();
+    void release_connection(bool keep);
+    void stop_balancing();
+    void fail(int status, std::string detail);
+    void on_failure(UpstreamFailure f, bool response_started, std::string_view what);
+
     StreamCallbacks& stream_;
+    const ProxyConfig& cfg_;
+    const Upstream& up_;
+    UpstreamContext& ctx_;
+    std::shared_ptr<LoadBalancer> lb_;
+    Phase phase_ = Phase::Idle;
+    std::string head_;    // the serialised upstream request head, kept for retries
+    std::string method_;
+    int endpoint_ = -1;
+    bool balanced_ = false;  // lb_->started(endpoint_) is outstanding
+    std::vector<uint32_t> tried_;
+    int retries_ = 0;
+    sockaddr_storage addr_{};
+    socklen_t addr_len_ = 0;
+    ConnectionPool* pool_ = nullptr;
+    std::unique_ptr<UpstreamConnection> conn_;
+    uint64_t resolve_id_ = 0;
+    EvbufferPtr early_body_;     // body that arrived before the upstream was ready
+    bool req_end_ = false;       // the client's body is complete
+    bool body_forwarded_ = false;
+    bool chunked_up_ = false;
+    bool client_paused_ = false;
+    bool upstream_paused_ = false;
+    bool response_started_ = false;
+    bool destroyed_ = false;
+    EventPtr total_timer_;
 };
+
+ProxyTerminal::ProxyTerminal(StreamCallbacks& stream, const ProxyConfig& cfg)
+    : stream_(stream), cfg_(cfg), up_(*cfg.upstream), ctx_(stream.worker().upstreams()) {}
+
+ProxyTerminal::~ProxyTerminal() { on_destroy(); }
+
+void ProxyTerminal::on_request_headers(RequestHead& req, bool end_stream) {
+    req_end_ = end_stream;
+    method_ = req.method;
+    build_head(req);
+    lb_ = ctx_.balancer(cfg_.upstream);
+    int64_t now = monotonic_ms();
+    ctx_.budget(up_.name()).on_request(now);
+    if (up_.config().timeouts.total.count() > 0) {
+        total_timer_.reset(evtimer_new(stream_.event_loop(), &ProxyTerminal::on_total_timeout, this));
+        const Duration& d = up_.config().timeouts.total;
+        timeval tv{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+        event_add(total_timer_.get(), &tv);
+    }
+    attempt();
+}
+
+void ProxyTerminal::build_head(const RequestHead& req) {
+    const StreamInfo& info = stream_.info();
+    const ListenerConfig* listener = stream_.config().listener(info.listener);
+    bool trusted = listener && any_contains(listener->trusted_proxies, info.client_ip);
+
+    std::string& h = head_;
+    h.clear();
+    h.reserve(512);
+    h += req.method;
+    h += ' ';
+    h += proxy_path(cfg_, req, stream_.captures());
+    if (!req.query.empty()) {
+        h += '?';
+        h += req.query;
+    }
+    h += " HTTP/1.1\r\nHost: ";
+    if (!cfg_.host_header.empty()) {
+        h += cfg_.host_header;
+    } else if (cfg_.preserve_host && !req.authority.empty()) {
+        h += req.authority;
+    } else {
+        h += "\x01";  // the endpoint's address, filled in when one is picked
+    }
+    h += "\r\n";
+
+    const std::string* xff = nullptr;
+    const std::string* xfp = nullptr;
+    const std::string* xfh = nullptr;
+    const std::string* fwd = nullptr;
+    const std::string* via = nullptr;
+    const bool has_conn_list = req.headers.has("connection");
+    for (const auto& f : req.headers) {
+        const std::string& n = f.name;
+        if (hop_by_hop(n) || iequals(n, "host") || iequals(n, "content-length") || iequals(n, "expect")) continue;
+        if (iequals(n, "x-forwarded-for")) {
+            xff = &f.value;
+            continue;
+        }
+        if (iequals(n, "x-forwarded-proto")) {
+            xfp = &f.value;
+            continue;
+        }
+        if (iequals(n, "x-forwarded-host")) {
+            xfh = &f.value;
+            continue;
+        }
+        if (iequals(n, "forwarded")) {
+            fwd = &f.value;
+            continue;
+        }
+        if (iequals(n, "via")) {
+            via = &f.value;
+            continue;
+        }
+        if (has_conn_list && listed_in_connection(req.headers, n)) continue;
+        h += n;
+        h += ": ";
+        h += f.value;
+        h += "\r\n";
+    }
+    if (cfg_.x_forwarded) {
+        // An untrusted peer's claims are replaced, never extended.
+        h += "X-Forwarded-For: ";
+        if (trusted && xff) {
+            h += *xff;
+            h += ", ";
+        }
+        h += info.client_ip;
+        h += "\r\nX-Forwarded-Proto: ";
+        h += trusted && xfp ? *xfp : req.scheme;
+        h += "\r\nX-Forwarded-Host: ";
+        h += trusted && xfh ? *xfh : req.authority;
+        h += "\r\n";
+    } else if (trusted) {
+        if (xff) h += "X-Forwarded-For: " + *xff + "\r\n";
+        if (xfp) h += "X-Forwarded-Proto: " + *xfp + "\r\n";
+        if (xfh) h += "X-Forwarded-Host: " + *xfh + "\r\n";
+    }
+    if (cfg_.forwarded) {
+        h += "Forwarded: ";
+        if (trusted && fwd) {
+            h += *fwd;
+            h += ", ";
+        }
+        h += "for=" + forwarded_for(info.client_ip) + ";proto=" + req.scheme;
+        if (!req.authority.empty()) h += ";host=\"" + req.authority + "\"";
+        h += "\r\n";
+    } else if (trusted && fwd) {
+        h += "Forwarded: " + *fwd + "\r\n";
+    }
+    if (cfg_.via) {
+        h += "Via: ";
+        if (via) {
+            h += *via;
+            h += ", ";
+        }
+        h += req.version == HttpVersion::Http10 ? "1.0 squall\r\n" : "1.1 squall\r\n";
+    } else if (via) {
+        h += "Via: " + *via + "\r\n";
+    }
+    if (req.chunked) {
+        chunked_up_ = true;
+        h += "Transfer-Encoding: chunked\r\n";
+    } else if (req.content_length) {
+        h += "Content-Length: " + std::to_string(*req.content_length) + "\r\n";
+    }
+    h += "\r\n";
+}
+
+void ProxyTerminal::attempt() {
+    PickContext pick;
+    pick.request = &stream_.request();
+    pick.client_ip = stream_.info().client_ip;
+    pick.tried = &tried_;
+    pick.now_ms = monotonic_ms();
+    endpoint_ = lb_->pick(pick);
+    if (endpoint_ < 0) {
+        if (tried_.empty()) {
+            fail(503, "no healthy endpoint in upstream '" + up_.name() + "'");
+        } else {
+            fail(502, "every endpoint of upstream '" + up_.name() + "' failed");
+        }
+        return;
+    }
+    lb_->started(endpoint_);
+    balanced_ = true;
+    const Endpoint& ep = up_.endpoints()[static_cast<size_t>(endpoint_)];
+    if (ep.is_ip) {
+        addr_ = ep.addr;
+        addr_len_ = ep.addr_len;
+        acquire();
+        return;
+    }
+    Resolver::Answer a;
+    Resolver& r = ctx_.resolver();
+    if (r.cached(ep.config.host, ep.config.port, up_.config().dns_ttl, a)) {
+        addr_ = a.addr;
+        addr_len_ = a.len;
+        acquire();
+        return;
+    }
+    phase_ = Phase::Resolving;
+    resolve_id_ = r.resolve(ep.config.host, ep.config.port, up_.config().dns_ttl, [this](const Resolver::Answer& ans) {
+        resolve_id_ = 0;
+        if (destroyed_) return;
+        if (!ans.ok) {
+            on_failure(UpstreamFailure::ConnectFailed, false, ans.error);
+            return;
+        }
+        addr_ = ans.addr;
+        addr_len_ = ans.len;
+        acquire();
+    });
+}
+
+void ProxyTerminal::acquire() {
+    if (destroyed_) return;
+    const Endpoint& ep = up_.endpoints()[static_cast<size_t>(endpoint_)];
+    char addr_text[64];
+    const auto* sa = reinterpret_cast<const sockaddr*>(&addr_);
+    uint16_t port = ep.config.port;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr_)->sin_addr, addr_text, sizeof(addr_text));
+    } else {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr_)->sin6_addr, addr_text, sizeof(addr_text));
+    }
+    pool_ = &ctx_.pool(ep.key + "@" + addr_text + ":" + std::to_string(port));
+    if ((conn_ = pool_->take_idle())) {
+        conn_->set_handler(this);
+        start_exchange();
+        return;
+    }
+    const UpstreamConfig& uc = up_.config();
+    if (pool_->at_capacity(uc.max_connections)) {
+        if (!pool_->wait(*this, uc.max_pending)) {
+            stop_balancing();
+            fail(503, "upstream '" + up_.name() + "' is at its connection limit");
+            return;
+        }
+        phase_ = Phase::Waiting;
+        return;
+    }
+    phase_ = Phase::Connecting;
+    conn_ = pool_->connect(sa, addr_len_, uc.timeouts.connect, this);
+}
+
+void ProxyTerminal::on_connected(UpstreamConnection&) { start_exchange(); }
+
+void ProxyTerminal::start_exchange() {
+    if (destroyed_) return;
+    phase_ = Phase::Sending;
+    size_t host_hole = head_.find('\x01');
+    if (host_hole != std::string::npos) {
+        head_.replace(host_hole, 1, up_.endpoints()[static_cast<size_t>(endpoint_)].config.address());
+    }
+    conn_->send_request(head_, method_);
+    if (early_body_ && evbuffer_get_length(early_body_.get()) > 0) {
+        EvbufferPtr early = std::move(early_body_);
+        write_body(early.get(), req_end_);
+    } else if (req_end_) {
+        finish_request_body();
+    }
+    if (!req_end_) {
+        stream_.want_request_body();
+        if (client_paused_) {
+            client_paused_ = false;
+            stream_.pause_request_body(false);
+        }
+        conn_->set_timer(up_.config().timeouts.idle);
+    }
+    conn_->flush();
+}
+
+void ProxyTerminal::on_request_data(evbuffer* data, bool end_stream) {
+    if (destroyed_) {
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
+    if (phase_ != Phase::Sending && phase_ != Phase::AwaitingHead && phase_ != Phase::Streaming) {
+        // Not connected yet: hold a little, then stop reading the client.
+        if (!early_body_) early_body_ = make_evbuffer();
+        evbuffer_add_buffer(early_body_.get(), data);
+        req_end_ = req_end_ || end_stream;
+        if (!client_paused_ && evbuffer_get_length(early_body_.get()) > kMaxEarlyBody) {
+            client_paused_ = true;
+            stream_.pause_request_body(true);
+        }
+        return;
+    }
+    if (!conn_ || conn_->closed()) {
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
+    write_body(data, end_stream);
+    conn_->flush();
+    if (!end_stream && conn_->output_pending() > kHighWatermark) {
+        client_paused_ = true;
+        stream_.pause_request_body(true);
+        conn_->watch_drain(kHighWatermark / 2);
+    }
+}
+
+void ProxyTerminal::write_body(evbuffer* data, bool end_stream) {
+    size_t len = evbuffer_get_length(data);
+    if (len > 0) {
+        body_forwarded_ = true;
+        if (chunked_up_) {
+            char line[24];
+            int n = snprintf(line, sizeof(line), "%zx\r\n", len);
+            conn_->send_bytes(std::string_view(line, static_cast<size_t>(n)));
+            conn_->send_body(data);
+            conn_->send_bytes("\r\n");
+        } else {
+            conn_->send_body(data);
+        }
+        if (!end_stream) conn_->set_timer(up_.config().timeouts.idle);
+    }
+    if (end_stream) {
+        req_end_ = true;
+        finish_request_body();
+    }
+}
+
+void ProxyTerminal::finish_request_body() {
+    if (chunked_up_) conn_->send_bytes("0\r\n\r\n");
+    conn_->request_done();
+    if (phase_ == Phase::Sending) {
+        phase_ = Phase::AwaitingHead;
+        conn_->set_timer(up_.config().timeouts.response_header);
+    }
+}
+
+void ProxyTerminal::on_upstream_drained(UpstreamConnection&) {
+    if (client_paused_ && !destroyed_) {
+        client_paused_ = false;
+        stream_.pause_request_body(false);
+    }
+}
+
+void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bool end_stream) {
+    if (destroyed_) return;
+    if (head.status < 200) {
+        // 100 Continue was ours to send to the client; pass on 103 Early Hints.
+        if (head.status == 103) stream_.send_interim_head(head);
+        return;
+    }
+    response_started_ = true;
+    phase_ = Phase::Streaming;
+    if (head.status >= 500) {
+        up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms());
+    } else {
+        up_.report_success(static_cast<size_t>(endpoint_));
+    }
+    ResponseHead out;
+    out.status = head.status;
+    out.reason = std::move(head.reason);
+    out.headers.reserve(head.headers.size() + 1);
+    const bool has_conn_list = head.headers.has("connection");
+    const std::string* via = nullptr;
+    for (auto& f : head.headers.fields()) {
+        if (hop_by_hop(f.name)) continue;
+        if (has_conn_list && listed_in_connection(head.headers, f.name)) continue;
+        if (cfg_.via && iequals(f.name, "via")) {
+            via = &f.value;
+            continue;
+        }
+        out.headers.add(std::move(f.name), std::move(f.value));
+    }
+    if (cfg_.via) out.headers.add("Via", (via ? *via + ", " : std::string()) + "1.1 squall");
+    if (end_stream) {
+        done();
+    } else {
+        conn_->set_timer(up_.config().timeouts.idle);
+    }
+    stream_.send_response_head(std::move(out), end_stream);
+}
+
+void ProxyTerminal::on_response_data(UpstreamConnection&, evbuffer* data, bool end_stream) {
+    if (destroyed_) {
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
+    if (end_stream) {
+        done();
+    } else {
+        conn_->set_timer(up_.config().timeouts.idle);
+    }
+    stream_.send_response_data(data, end_stream);
+    if (!end_stream && !destroyed_ && conn_ && stream_.downstream_buffered() > kHighWatermark) {
+        upstream_paused_ = true;
+        conn_->set_reading(false);
+    }
+}
+
+void ProxyTerminal::on_response_trailers(UpstreamConnection&, const Headers& trailers) {
+    if (destroyed_) return;
+    done();
+    stream_.send_response_trailers(trailers);
+}
+
+void ProxyTerminal::on_downstream_drained() {
+    if (upstream_paused_ && conn_ && !destroyed_) {
+        upstream_paused_ = false;
+        conn_->set_reading(true);
+    }
+}
+
+// The response ended: the connection goes back to the pool if it is clean.
+void ProxyTerminal::done() {
+    if (phase_ == Phase::Done) return;
+    phase_ = Phase::Done;
+    stop_balancing();
+    if (total_timer_) event_del(total_timer_.get());
+    release_connection(true);
+}
+
+void ProxyTerminal::release_connection(bool keep) {
+    if (!conn_) return;
+    conn_->clear_timer();
+    if (keep && conn_->reusable()) {
+        pool_->release(std::move(conn_), up_.config().pool);
+    } else {
+        pool_->discard(std::move(conn_));
+    }
+}
+
+void ProxyTerminal::stop_balancing() {
+    if (balanced_) {
+        lb_->finished(endpoint_);
+        balanced_ = false;
+    }
+}
+
+void ProxyTerminal::on_upstream_error(UpstreamConnection&, UpstreamFailure f, bool response_started) {
+    if (destroyed_) return;
+    std::string what;
+    switch (f) {
+        case UpstreamFailure::ConnectFailed: what = "connection refused or unreachable"; break;
+        case UpstreamFailure::ConnectTimeout: what = "connect timed out"; break;
+        case UpstreamFailure::Reset: what = "connection closed before a complete response"; break;
+        case UpstreamFailure::Timeout: what = "timed out"; break;
+        case UpstreamFailure::Protocol: what = "malformed response"; break;
+    }
+    on_failure(f, response_started, what);
+}
+
+void ProxyTerminal::on_upstream_timer(UpstreamConnection& c) {
+    if (destroyed_) return;
+    c.close();
+    std::string what = phase_ == Phase::AwaitingHead ? "no response head in time"
+                       : phase_ == Phase::Streaming  ? "response body stalled"
+                                                     : "request body stalled";
+    on_failure(UpstreamFailure::Timeout, response_started_, what);
+}
+
+void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::string_view what) {
+    const Endpoint& ep = up_.endpoints()[static_cast<size_t>(endpoint_)];
+    std::string detail = "upstream '" + up_.name() + "' endpoint " + ep.config.address() + ": " + std::string(what);
+    if (f != UpstreamFailure::Protocol) up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms());
+    stop_balancing();
+    release_connection(false);
+    if (response_started_ || response_started) {
+        // The client already has part of a response: it must see it broken, not complete.
+        stream_.send_local_reply(502, detail);
+        return;
+    }
+    // Retry only what cannot have had an effect, or what may safely be repeated: nothing
+    // reached the upstream (connect failures), or an idempotent request without a body
+    // already sent was cut before any response byte.
+    bool nothing_sent = f == UpstreamFailure::ConnectFailed || f == UpstreamFailure::ConnectTimeout;
+    bool safe_again = f == UpstreamFailure::Reset && idempotent(method_) && !body_forwarded_;
+    if ((nothing_sent || safe_again) && retries_ < up_.config().retries.attempts &&
+        ctx_.budget(up_.name()).try_retry(up_.config().retries, monotonic_ms())) {
+        ++retries_;
+        tried_.push_back(static_cast<uint32_t>(endpoint_));
+        log_debug("retrying after " + detail);
+        attempt();
+        return;
+    }
+    int status = (f == UpstreamFailure::ConnectTimeout || f == UpstreamFailure::Timeout) ? 504 : 502;
+    fail(status, detail);
+}
+
+void ProxyTerminal::on_total_timeout(evutil_socket_t, short, void* arg) noexcept {
+    auto* self = static_cast<ProxyTerminal*>(arg);
+    if (self->destroyed_ || self->phase_ == Phase::Done) return;
+    self->stop_balancing();
+    self->release_connection(false);
+    self->fail(504, "upstream '" + self->up_.name() + "' did not finish within timeouts.total");
+}
+
+void ProxyTerminal::fail(int status, std::string detail) {
+    phase_ = Phase::Done;
+    stream_.send_local_reply(status, detail);  // destroys this terminal (deferred)
+}
+
+void ProxyTerminal::on_destroy() {
+    if (destroyed_) return;
+    destroyed_ = true;
+    if (total_timer_) event_del(total_timer_.get());
+    if (resolve_id_) ctx_.resolver().cancel(resolve_id_);
+    if (pool_) pool_->cancel_wait(*this);
+    stop_balancing();
+    // A connection in the middle of an exchange is never reused.
+    if (conn_) {
+        if (phase_ == Phase::Done) {
+            release_connection(true);
+        } else {
+            conn_->set_handler(nullptr);
+            pool_->discard(std::move(conn_));
+        }
+    }
+}
 
 class ProxyFactory final : public TerminalFactory {
 public:
     explicit ProxyFactory(ProxyConfig cfg) : cfg_(std::move(cfg)) {}
-    std::unique_ptr<Terminal> create(StreamCallbacks& s) const override { return std::make_unique<ProxyTerminal>(s); }
+    std::unique_ptr<Terminal> create(StreamCallbacks& s) const override {
+        return std::make_unique<ProxyTerminal>(s, cfg_);
+    }
 
 private:
     ProxyConfig cfg_;
@@ -26,25 +599,74 @@ private:
 
 }  // namespace
 
-std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg, const RouteMatch&) {
+std::string proxy_path(const ProxyConfig& cfg, const RequestHead& req, const RouteCaptures& caps) {
+    if (cfg.rewrite) return cfg.rewrite->expand(req, caps);
+    std::string_view p = req.path;
+    if (!cfg.strip_prefix.empty() && p.substr(0, cfg.strip_prefix.size()) == cfg.strip_prefix) {
+        p.remove_prefix(cfg.strip_prefix.size());
+    }
+    std::string out = cfg.add_prefix;
+    if (!out.empty() && out.back() == '/' && !p.empty() && p.front() == '/') out.pop_back();
+    out += p;
+    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    return out;
+}
+
+std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg, const RouteMatch& match) {
     ProxyConfig p;
     if (auto u = t.get_string("upstream")) {
-        p.upstream = *u;
-        if (!cfg.upstreams.count(*u)) {
+        auto it = cfg.upstreams.find(*u);
+        if (it == cfg.upstreams.end()) {
             std::set<std::string, std::less<>> known;
             for (const auto& [name, _] : cfg.upstreams) known.insert(name);
             std::string msg = "unknown upstream '" + *u + "'";
             std::string s = suggest(*u, known);
             if (!s.empty()) msg += "; did you mean '" + s + "'?";
             t.error("upstream", msg);
+        } else {
+            p.upstream = it->second;
         }
     } else if (!t.has("upstream")) {
         t.error_here("proxy needs 'upstream'");
     }
-    if (auto v = t.get_string("strip_prefix")) p.strip_prefix = *v;
-    if (auto v = t.get_string("add_prefix")) p.add_prefix = *v;
+    auto path_option = [&](std::string_view key, std::string& out) {
+        if (auto v = t.get_string(key)) {
+            if (v->empty() || v->front() != '/') {
+                t.error(key, "'" + std::string(key) + "' must start with '/'");
+            } else {
+                out = *v;
+            }
+        }
+    };
+    path_option("strip_prefix", p.strip_prefix);
+    path_option("add_prefix", p.add_prefix);
+    if (auto v = t.get_string("rewrite")) {
+        TargetTemplate tt;
+        std::string err = tt.compile(*v, match);
+        if (!err.empty()) {
+            t.error("rewrite", "'rewrite': " + err);
+        } else if (v->empty() || v->front() != '/') {
+            t.error("rewrite", "'rewrite' must start with '/'");
+        } else {
+            p.rewrite = std::move(tt);
+        }
+        if (!p.strip_prefix.empty() || !p.add_prefix.empty()) {
+            t.error("rewrite", "use 'rewrite' or 'strip_prefix'/'add_prefix', not both");
+        }
+    }
     if (auto v = t.get_bool("preserve_host")) p.preserve_host = *v;
+    if (auto v = t.get_string("host_header")) {
+        if (v->empty() || !valid_header_value(*v)) {
+            t.error("host_header", "'host_header' must be a valid host");
+        } else {
+            p.host_header = *v;
+        }
+    }
+    if (auto v = t.get_bool("x_forwarded")) p.x_forwarded = *v;
+    if (auto v = t.get_bool("forwarded")) p.forwarded = *v;
+    if (auto v = t.get_bool("via")) p.via = *v;
     t.finish();
+    if (!p.upstream) return nullptr;
     return std::make_shared<ProxyFactory>(std::move(p));
 }
 

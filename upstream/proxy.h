@@ -1,21 +1,37 @@
-// The proxy terminal: `proxy = { upstream = "api", ... }` on a route forwards the request to
-// an endpoint of the named upstream and streams the response back.
+// The proxy terminal: `proxy = { upstream = "api", ... }` on a route forwards the request to an
+// endpoint of the named upstream (balanced, health-aware, retried when safe) and streams the
+// response back, with back-pressure both ways.
+//
+//   Pick ─→ Resolve ─→ Pool (idle | connect | wait) ─→ Send head+body ─→ Await head ─→ Stream ─→ Done
+//     ↑                     │ connect failure, reset before any response byte (when safe)
+//     └──── retry, another endpoint (attempts, budget) ───┘
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "gateway/config.h"
 #include "gateway/filter.h"
+#include "gateway/local_handlers.h"
 
 namespace gw {
 
 struct ProxyConfig {
-    std::string upstream;
+    std::shared_ptr<const Upstream> upstream;
     std::string strip_prefix;
     std::string add_prefix;
-    bool preserve_host = true;
+    std::optional<TargetTemplate> rewrite;  // a path template with the route's captures
+    bool preserve_host = true;              // false: Host is the endpoint's host:port
+    std::string host_header;                // a fixed Host instead
+    bool x_forwarded = true;                // X-Forwarded-For, -Proto, -Host
+    bool forwarded = false;                 // RFC 7239 Forwarded
+    bool via = true;                        // RFC 9110 §7.6.3 Via, both ways
 };
 
 std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg, const RouteMatch& match);
+
+// The upstream request path: the route's rewrite, or strip_prefix then add_prefix.
+std::string proxy_path(const ProxyConfig& cfg, const RequestHead& req, const RouteCaptures& caps);
 
 }  // namespace gw

@@ -1,0 +1,238 @@
+// UpstreamConnection: an HTTP/1.1 client connection.
+#include "upstream/http1_client.h"
+
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace gw {
+
+namespace {
+
+constexpr size_t kMaxChunkLinePeek = 4096 + 64;
+
+Http1Limits response_limits() {
+    Http1Limits l;
+    l.max_request_line = 8 * 1024;   // the status line
+    l.max_header_bytes = 64 * 1024;  // upstreams send larger heads than clients (cookies, CSP)
+    l.max_headers = 200;
+    l.max_body_size = 0;
+    return l;
+}
+
+}  // namespace
+
+UpstreamConnection::UpstreamConnection(Worker& worker, int fd, std::string pool_key, UpstreamHandler* handler)
+    : worker_(worker),
+      fd_(fd),
+      pool_key_(std::move(pool_key)),
+      handler_(handler),
+      codec_(Http1Codec::Mode::Response, response_limits()),
+      body_(make_evbuffer()) {
+    timer_.reset(evtimer_new(worker_.base(), &UpstreamConnection::on_timer_event, this));
+    resume_ev_.reset(event_new(worker_.base(), -1, 0, &UpstreamConnection::on_resume_event, this));
+}
+
+UpstreamConnection::~UpstreamConnection() {
+    connect_ev_.reset();
+    timer_.reset();
+    resume_ev_.reset();
+    if (transport_) {
+        transport_.reset();  // closes the socket
+    } else if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker, const sockaddr* addr, socklen_t len,
+                                                                std::string pool_key, Duration timeout,
+                                                                UpstreamHandler* handler) {
+    int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    std::unique_ptr<UpstreamConnection> c(new UpstreamConnection(worker, fd, std::move(pool_key), handler));
+    c->connect_ev_.reset(event_new(worker.base(), fd, EV_WRITE, &UpstreamConnection::on_connect_event, c.get()));
+    bool failed = fd < 0;
+    if (!failed) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        int r = ::connect(fd, addr, len);
+        failed = r != 0 && errno != EINPROGRESS;
+    }
+    if (failed) {
+        // Report from the loop, never from inside the caller's stack.
+        event_active(c->connect_ev_.get(), EV_READ, 0);
+        return c;
+    }
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    event_add(c->connect_ev_.get(), &tv);
+    return c;
+}
+
+void UpstreamConnection::on_connect_event(evutil_socket_t, short what, void* arg) noexcept {
+    auto* c = static_cast<UpstreamConnection*>(arg);
+    if (what & EV_READ) {  // synthetic: connect() failed at once
+        c->fail(UpstreamFailure::ConnectFailed);
+        return;
+    }
+    c->finish_connect((what & EV_TIMEOUT) != 0);
+}
+
+void UpstreamConnection::finish_connect(bool timed_out) {
+    connect_ev_.reset();
+    if (timed_out) {
+        fail(UpstreamFailure::ConnectTimeout);
+        return;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        fail(UpstreamFailure::ConnectFailed);
+        return;
+    }
+    transport_ = std::make_unique<PlainTransport>(worker_.base(), fd_, *this, worker_.read_scratch(),
+                                                  Worker::kReadScratchSize);
+    transport_->set_reading(true);
+    if (handler_) handler_->on_connected(*this);
+}
+
+void UpstreamConnection::send_request(const std::string& head, std::string_view method) {
+    ++requests_;
+    codec_.reset();
+    codec_.expect_response_to(method);
+    in_flight_ = true;
+    response_started_ = false;
+    request_done_ = false;
+    reusable_ = false;
+    transport_->write(head.data(), head.size());
+}
+
+void UpstreamConnection::reset_for_reuse() {
+    clear_timer();
+    paused_ = false;
+    if (transport_) transport_->set_reading(true);
+}
+
+void UpstreamConnection::set_reading(bool on) {
+    if (!transport_ || closed_) return;
+    paused_ = !on;
+    transport_->set_reading(on);
+    // Bytes may be waiting in the input buffer: handle them from the loop.
+    if (on && in_.size() > 0) event_active(resume_ev_.get(), 0, 0);
+    if (on && eof_) event_active(resume_ev_.get(), 0, 0);
+}
+
+void UpstreamConnection::on_resume_event(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<UpstreamConnection*>(arg);
+    c->process();
+}
+
+void UpstreamConnection::on_data(const char* data, size_t len) {
+    if (closed_) return;
+    if (!in_flight_) {
+        fail(UpstreamFailure::Protocol);  // bytes nobody asked for: never reuse this connection
+        return;
+    }
+    in_.begin_read(data, len);
+    process();
+    in_.end_read(closed_);
+}
+
+void UpstreamConnection::on_eof() {
+    eof_ = true;
+    process();
+}
+
+void UpstreamConnection::process() {
+    while (!closed_ && in_flight_ && !paused_) {
+        size_t avail = in_.size();
+        if (avail == 0 && !codec_.at_message_end()) break;
+        size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek) : std::min<size_t>(avail, 64 * 1024 + 2);
+        Http1Codec::Step s = codec_.step(in_.peek(want), avail);
+        if (s.skip) in_.consume(s.skip);
+        switch (s.kind) {
+            case Http1Codec::Kind::NeedMore: goto done;
+            case Http1Codec::Kind::Head: {
+                response_started_ = true;
+                ResponseHead& head = codec_.response();
+                if (head.status < 200 && head.status != 101) {
+                    if (handler_) handler_->on_response_head(*this, head, false);
+                    break;
+                }
+                bool end = codec_.at_message_end();
+                if (end) {
+                    codec_.step(std::string_view{}, 0);  // consume the MessageEnd
+                    finish_response();
+                }
+                if (handler_) handler_->on_response_head(*this, head, end);
+                break;
+            }
+            case Http1Codec::Kind::Data:
+                in_.take(s.data, body_.get());
+                if (handler_) handler_->on_response_data(*this, body_.get(), false);
+                evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
+                break;
+            case Http1Codec::Kind::MessageEnd:
+                finish_response();
+                if (handler_ && !codec_.trailers().empty()) handler_->on_response_trailers(*this, codec_.trailers());
+                if (handler_) handler_->on_response_data(*this, body_.get(), true);
+                break;
+            case Http1Codec::Kind::Paused: goto done;
+            case Http1Codec::Kind::Error: fail(UpstreamFailure::Protocol); return;
+        }
+    }
+done:
+    if (eof_ && !closed_ && !paused_ && in_.size() == 0) {
+        if (!in_flight_) {
+            fail(UpstreamFailure::Reset);  // an idle connection the peer closed
+            return;
+        }
+        Http1Codec::Step s = codec_.on_eof();
+        if (s.kind == Http1Codec::Kind::MessageEnd) {
+            finish_response();
+            reusable_ = false;
+            if (handler_) handler_->on_response_data(*this, body_.get(), true);
+        } else {
+            fail(UpstreamFailure::Reset);
+        }
+    }
+}
+
+void UpstreamConnection::finish_response() {
+    in_flight_ = false;
+    // Anything after the response (more than its Content-Length) means the connection cannot
+    // be trusted for another exchange.
+    reusable_ = codec_.response_keep_alive() && !eof_ && in_.size() == 0;
+}
+
+void UpstreamConnection::on_drained() {
+    if (handler_ && !closed_) handler_->on_upstream_drained(*this);
+}
+
+void UpstreamConnection::on_transport_error(int) { fail(UpstreamFailure::Reset); }
+
+void UpstreamConnection::fail(UpstreamFailure f) {
+    if (closed_) return;
+    close();
+    if (handler_) handler_->on_upstream_error(*this, f, response_started_);
+}
+
+void UpstreamConnection::close() {
+    if (closed_) return;
+    closed_ = true;
+    in_flight_ = false;
+    reusable_ = false;
+    connect_ev_.reset();
+    event_del(timer_.get());
+    event_del(resume_ev_.get());
+    if (transport_) transport_->abort();
+}
+
+void UpstreamConnection::set_timer(Duration d) { event_add(timer_.get(), worker_.timeout(d)); }
+void UpstreamConnection::clear_timer() { event_del(timer_.get()); }
+
+void UpstreamConnection::on_timer_event(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<UpstreamConnection*>(arg);
+    if (c->handler_ && !c->closed_) c->handler_->on_upstream_timer(*c);
+}
+
+}  // namespace gw

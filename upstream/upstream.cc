@@ -1,0 +1,118 @@
+// Upstream runtime: endpoints, shared health, the consistent-hash ring.
+#include "upstream/upstream.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+namespace gw {
+
+namespace {
+
+constexpr int kRingPointsPerWeight = 160;
+constexpr int kMaxEjectionFactor = 10;
+
+std::mutex g_health_mu;
+std::map<std::string, std::weak_ptr<EndpointHealth>> g_health;
+
+bool parse_ip(const std::string& host, uint16_t port, sockaddr_storage& out, socklen_t& len) {
+    std::memset(&out, 0, sizeof(out));
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        len = sizeof(sockaddr_in);
+        return true;
+    }
+    if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        len = sizeof(sockaddr_in6);
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+int64_t monotonic_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+uint64_t hash64(std::string_view s) {
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    // splitmix64 finaliser: FNV alone clusters similar keys on the ring.
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+
+std::shared_ptr<EndpointHealth> endpoint_health(const std::string& key) {
+    std::lock_guard<std::mutex> lock(g_health_mu);
+    auto& slot = g_health[key];
+    if (auto h = slot.lock()) return h;
+    auto h = std::make_shared<EndpointHealth>();
+    slot = h;
+    return h;
+}
+
+Upstream::Upstream(UpstreamConfig config) : config_(std::move(config)) {
+    for (const auto& ep : config_.endpoints) {
+        Endpoint e;
+        e.config = ep;
+        e.key = config_.name + "/" + ep.address();
+        e.is_ip = parse_ip(ep.host, ep.port, e.addr, e.addr_len);
+        e.health = endpoint_health(e.key);
+        endpoints_.push_back(std::move(e));
+    }
+    if (config_.balance == Balance::ConsistentHash) {
+        // Points derive from the endpoint's address, not its position: adding or removing an
+        // endpoint moves only the keys next to its own points.
+        for (uint32_t i = 0; i < endpoints_.size(); ++i) {
+            int points = kRingPointsPerWeight * static_cast<int>(endpoints_[i].config.weight);
+            for (int p = 0; p < points; ++p) {
+                ring_.emplace_back(hash64(endpoints_[i].config.address() + "#" + std::to_string(p)), i);
+            }
+        }
+        std::sort(ring_.begin(), ring_.end());
+    }
+}
+
+void Upstream::report_failure(size_t i, int64_t now_ms) const {
+    const PassiveHealthConfig& p = config_.passive;
+    if (p.consecutive_failures <= 0 || i >= endpoints_.size()) return;
+    EndpointHealth& h = *endpoints_[i].health;
+    int n = h.failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n < p.consecutive_failures) return;
+    // Eject, backing off on repeat offenders: ejection × 2^(k-1), at most × 10.
+    int k = h.ejections.fetch_add(1, std::memory_order_relaxed) + 1;
+    int64_t factor = std::min<int64_t>(int64_t{1} << std::min(k - 1, 4), kMaxEjectionFactor);
+    h.ejected_until.store(now_ms + p.ejection.count() * factor, std::memory_order_relaxed);
+    h.failures.store(0, std::memory_order_relaxed);
+}
+
+void Upstream::report_success(size_t i) const {
+    if (i >= endpoints_.size()) return;
+    EndpointHealth& h = *endpoints_[i].health;
+    if (h.failures.load(std::memory_order_relaxed) != 0) h.failures.store(0, std::memory_order_relaxed);
+    if (h.ejections.load(std::memory_order_relaxed) != 0 &&
+        h.ejected_until.load(std::memory_order_relaxed) <= monotonic_ms()) {
+        h.ejections.store(0, std::memory_order_relaxed);
+    }
+}
+
+}  // namespace gw
