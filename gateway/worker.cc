@@ -58,6 +58,8 @@ Worker::~Worker() {
 
 void Worker::start() {
     thread_ = std::thread([this] {
+        // Worker 0 runs the active health checks of the first snapshot.
+        if (index_ == 0 && config_ && !config_->upstreams.empty()) upstreams().on_config(*config_);
         event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
         flush_access_log();
         stopped_.store(true);
@@ -100,7 +102,7 @@ void Worker::set_config(std::shared_ptr<const Config> config) {
         log_sink_ = config->access_log;
     }
     config_ = std::move(config);
-    if (upstreams_) upstreams_->on_config(*config_);
+    if (upstreams_ || (index_ == 0 && !config_->upstreams.empty())) upstreams().on_config(*config_);
     // Listener settings (name, backlog) follow the new snapshot where the address is kept.
     for (auto& slot : listeners_) {
         for (const auto& l : config_->listeners) {

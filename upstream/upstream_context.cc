@@ -7,7 +7,9 @@ namespace gw {
 
 UpstreamContext::UpstreamContext(Worker& worker) : worker_(worker) {}
 
-UpstreamContext::~UpstreamContext() = default;
+UpstreamContext::~UpstreamContext() {
+    health_.reset();  // probes use the resolver and pools' worker
+}
 
 ConnectionPool& UpstreamContext::pool(const std::string& key) {
     auto& slot = pools_[key];
@@ -34,6 +36,11 @@ void UpstreamContext::on_config(const Config& config) {
         bool live = false;
         for (const auto& [name, up] : config.upstreams) live = live || up.get() == it->first;
         it = live ? std::next(it) : balancers_.erase(it);
+    }
+    if (worker_.index() == 0) {
+        health_.reset();
+        health_ = std::make_unique<HealthChecker>(worker_, config);
+        if (health_->probes() == 0) health_.reset();
     }
 }
 

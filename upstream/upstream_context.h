@@ -8,6 +8,7 @@
 #include <string>
 
 #include "upstream/connection_pool.h"
+#include "upstream/health_checker.h"
 #include "upstream/load_balancer.h"
 #include "upstream/resolver.h"
 #include "upstream/upstream.h"
@@ -54,7 +55,8 @@ public:
     std::shared_ptr<LoadBalancer> balancer(const std::shared_ptr<const Upstream>& upstream);
     RetryBudget& budget(const std::string& upstream_name) { return budgets_[upstream_name]; }
     Resolver& resolver();
-    // A new snapshot: forget balancers of upstreams it no longer has.
+    // A new snapshot: forget balancers of upstreams it no longer has; on worker 0, restart
+    // the active health checks for it.
     void on_config(const Config& config);
 
 private:
@@ -63,6 +65,7 @@ private:
     std::map<const Upstream*, std::pair<std::shared_ptr<const Upstream>, std::shared_ptr<LoadBalancer>>> balancers_;
     std::map<std::string, RetryBudget> budgets_;
     std::unique_ptr<Resolver> resolver_;
+    std::unique_ptr<HealthChecker> health_;
 };
 
 }  // namespace gw
