@@ -138,7 +138,9 @@ Http1Codec::Scan Http1Codec::scan_block(std::string_view input, size_t& end) {
         if (nl == nullptr) {
             scan_ = input.size();
             size_t pending = input.size() - head_start_;
-            if (!trailers && lines_ == 0 && pending > limits_.max_request_line) {
+            // The start line without its terminator (a final CR may be the start of one).
+            size_t line_so_far = pending - (!input.empty() && input.back() == '\r' ? 1 : 0);
+            if (!trailers && lines_ == 0 && line_so_far > limits_.max_request_line) {
                 fail(request ? 414 : 502, request ? "request line too long" : "status line too long");
                 return Scan::Error;
             }
@@ -163,7 +165,7 @@ Http1Codec::Scan Http1Codec::scan_block(std::string_view input, size_t& end) {
         }
         // The start line's own limit first, so the status does not depend on how the bytes
         // were split into reads.
-        if (lines_ == 0 && !trailers && pos + 1 - head_start_ > limits_.max_request_line) {
+        if (lines_ == 0 && !trailers && line.size() > limits_.max_request_line) {
             fail(request ? 414 : 502, request ? "request line too long" : "status line too long");
             return Scan::Error;
         }

@@ -64,6 +64,8 @@ public:
 
     // Prepares for the next message on the same connection (after MessageEnd).
     void reset();
+    // New limits for the next message (a reload).
+    void set_limits(const Http1Limits& limits) { limits_ = limits; }
 
     RequestHead& request() { return req_; }
     ResponseHead& response() { return resp_; }

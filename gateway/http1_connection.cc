@@ -150,7 +150,14 @@ void Http1Connection::process_loop() {
             if (transport_->eof()) handle_eof();
             return;
         }
-        if (phase_ == Phase::Idle) phase_ = Phase::Head;
+        if (phase_ == Phase::Idle) {
+            phase_ = Phase::Head;
+            // A reload applies from the next request on, including to idle keep-alive clients.
+            if (config_ != worker_.config()) {
+                config_ = worker_.config();
+                codec_.set_limits(limits_from(*config_));
+            }
+        }
         size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek)
                                         : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
         Http1Codec::Step s = codec_.step(in_.peek(want), avail);
@@ -301,7 +308,6 @@ void Http1Connection::finish_exchange() {
     codec_.reset();
     request_done_ = false;
     response_done_ = false;
-    config_ = worker_.config();  // a reload applies from the next request on
     phase_ = Phase::Idle;
     arm(Timer::KeepAlive);
 }
@@ -465,6 +471,9 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
         }
     }
     if (worker_.draining()) keep_alive_ = false;
+    // RFC 9110 §10.1.1: a final response before the body of an Expect: 100-continue request
+    // that never got its 100: the body may never come, so this is the last exchange.
+    if (expect_continue_ && !continue_sent_ && !request_done_) keep_alive_ = false;
 
     std::string& out = scratch_;
     out.clear();

@@ -39,6 +39,7 @@ public:
     size_t buffered() const override { return transport_->output_pending(); }
     void pause_request_body(bool paused) override;
     void send_continue() override;
+    void close_after_response() override { keep_alive_ = false; }
 
     // TransportHandler
     void on_data(const char* data, size_t len) override;

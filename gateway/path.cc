@@ -191,6 +191,7 @@ Result<std::string> normalize_host(std::string_view authority) {
         }
         std::string out = to_lower(host);
         if (!rest.empty()) {
+            if (rest.size() - 1 > 5) return bad("invalid port in Host");
             for (char c : rest.substr(1)) {
                 if (c < '0' || c > '9') return bad("invalid port in Host");
             }

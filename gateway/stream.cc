@@ -42,21 +42,28 @@ Stream::Stream(Worker& worker, DownstreamSink& sink, std::shared_ptr<const Confi
 
 namespace {
 constexpr size_t kStreamPoolMax = 256;
-thread_local std::vector<void*> t_stream_pool;
+// Freed blocks of one thread, returned to the heap when the thread ends.
+struct StreamPool {
+    std::vector<void*> blocks;
+    ~StreamPool() {
+        for (void* p : blocks) ::operator delete(p);
+    }
+};
+thread_local StreamPool t_stream_pool;
 }  // namespace
 
 void* Stream::operator new(size_t size) {
-    if (size == sizeof(Stream) && !t_stream_pool.empty()) {
-        void* p = t_stream_pool.back();
-        t_stream_pool.pop_back();
+    if (size == sizeof(Stream) && !t_stream_pool.blocks.empty()) {
+        void* p = t_stream_pool.blocks.back();
+        t_stream_pool.blocks.pop_back();
         return p;
     }
     return ::operator new(size);
 }
 
 void Stream::operator delete(void* p, size_t size) noexcept {
-    if (size == sizeof(Stream) && t_stream_pool.size() < kStreamPoolMax) {
-        t_stream_pool.push_back(p);
+    if (size == sizeof(Stream) && t_stream_pool.blocks.size() < kStreamPoolMax) {
+        t_stream_pool.blocks.push_back(p);
         return;
     }
     ::operator delete(p);
@@ -96,15 +103,20 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
     request_ = std::move(head);
     request_.scheme = std::move(scheme);
     req_end_seen_ = end_stream;
+    head_end_ = end_stream;
 
+    // A request that cannot be routed safely ends the connection too: whatever follows it on
+    // the wire was sent by a client we already disagree with.
     auto target = normalize_target(request_.target, config_->server.paths);
     if (!target) {
+        sink_.close_after_response();
         send_local_reply(400, target.error().context);
         return;
     }
     if (!target->authority.empty()) request_.authority = target->authority;  // RFC 9112 §3.2.2
     auto host = normalize_host(request_.authority);
     if (!host) {
+        sink_.close_after_response();
         send_local_reply(400, host.error().context);
         return;
     }
@@ -113,6 +125,7 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
     request_.query = std::move(target->query);
     if (request_.path == "*") {
         if (request_.method != "OPTIONS") {
+            sink_.close_after_response();
             send_local_reply(400, "'*' is only valid with OPTIONS");
             return;
         }
@@ -136,9 +149,11 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
 }
 
 void Stream::run_request_headers() {
+    // Every filter and the terminal learn the same thing with the head: whether a body
+    // follows. A body (or its end) that arrives later flows through the body hooks.
     while (req_next_ < filters_.size()) {
         Filter& f = *filters_[req_next_++];
-        FilterStatus st = f.on_request_headers(request_, req_end_seen_ && length(pending_req_) == 0);
+        FilterStatus st = f.on_request_headers(request_, head_end_);
         entered_ = req_next_;
         if (req_phase_over_) return;
         if (st == FilterStatus::Stop) {
@@ -147,11 +162,7 @@ void Stream::run_request_headers() {
         }
     }
     req_headers_done_ = true;
-    // When the whole request is already here and nothing is pending, the terminal learns it
-    // with the head and gets no separate end-of-body call.
-    bool end = req_end_seen_ && length(pending_req_) == 0;
-    if (end) pending_req_end_ = false;
-    terminal_->on_request_headers(request_, end);
+    terminal_->on_request_headers(request_, head_end_);
     if (req_phase_over_) return;
     flush_pending_request();
 }

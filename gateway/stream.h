@@ -40,6 +40,8 @@ public:
     virtual void pause_request_body(bool paused) = 0;
     // The terminal will read the body: answer an `Expect: 100-continue` now.
     virtual void send_continue() = 0;
+    // This exchange is the connection's last (a request Squall could not make sense of).
+    virtual void close_after_response() {}
 };
 
 struct ConnectionInfo {
@@ -119,6 +121,7 @@ private:
     bool req_phase_over_ = false;    // a local reply ended the request phase
     bool req_stopped_ = false;
     bool req_end_seen_ = false;      // the client finished sending
+    bool head_end_ = false;          // no body at all: end_stream came with the head
     size_t req_body_stop_ = 0;       // the filter that stopped a body chunk
     bool req_held_ = false;          // held_req_ carries a chunk stopped at req_body_stop_
     bool held_req_end_ = false;

@@ -18,6 +18,7 @@ bool split_host_port(std::string_view text, std::string& host, uint16_t& port, b
         p = text.substr(colon + 1);
         if (h.find(':') != std::string_view::npos) return false;
     }
+    if (h.empty()) return false;
     if (p.empty() || p.size() > 5) return false;
     uint32_t v = 0;
     for (char c : p) {
@@ -46,6 +47,7 @@ void parse_endpoints(UpstreamConfig& u, ConfigTable& t) {
     // ["host:port", ...] or [{ address = "host:port", weight = 2 }, ...], mixed freely.
     auto items = t.get_array("endpoints");
     if (!items) return;
+    bool bad = false;
     for (auto& item : *items) {
         EndpointConfig ep;
         std::string address;
@@ -60,15 +62,19 @@ void parse_endpoints(UpstreamConfig& u, ConfigTable& t) {
             }
             if (auto w = et.get_int("weight", 1, 1000)) ep.weight = static_cast<uint32_t>(*w);
             et.finish();
-            if (address.empty()) continue;
+            if (!et.has("address")) {
+                bad = true;
+                continue;
+            }
         }
         if (!split_host_port(address, ep.host, ep.port)) {
             t.errors().error(item.loc, "invalid endpoint \"" + address + "\" (expected host:port)");
+            bad = true;
             continue;
         }
         u.endpoints.push_back(ep);
     }
-    if (u.endpoints.empty() && !t.errors().has_errors()) {
+    if (u.endpoints.empty() && !bad) {
         t.error("endpoints", "upstream '" + u.name + "' has no endpoints");
     }
 }

@@ -232,6 +232,23 @@ bool Client::closed(int timeout_ms) {
     return true;
 }
 
+DeadPort::DeadPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = 0;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+}
+
+DeadPort::~DeadPort() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
 Response request(uint16_t port, std::string_view raw, bool head_request) {
     Client c(port);
     REQUIRE(c.connected());

@@ -77,6 +77,21 @@ private:
     bool eof_ = false;
 };
 
+// A TCP port on 127.0.0.1 that is bound but never listens: connecting to it is refused. The
+// port stays reserved for the object's life (an upstream endpoint that is down).
+class DeadPort {
+public:
+    DeadPort();
+    ~DeadPort();
+    DeadPort(const DeadPort&) = delete;
+    DeadPort& operator=(const DeadPort&) = delete;
+    uint16_t port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    uint16_t port_ = 0;
+};
+
 // One request on a fresh connection.
 Response request(uint16_t port, std::string_view raw, bool head_request = false);
 // "GET <path> HTTP/1.1\r\nHost: test\r\n<extra>\r\n"
