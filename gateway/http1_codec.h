@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "gateway/http.h"
+#include "gateway/pooled.h"
 
 namespace gw {
 
@@ -25,7 +26,7 @@ struct Http1Limits {
     uint64_t max_body_size = 0;           // 413 beyond; 0 = no limit
 };
 
-class Http1Codec {
+class Http1Codec : public Pooled<Http1Codec> {
 public:
     enum class Mode { Request, Response };
 

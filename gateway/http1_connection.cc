@@ -18,11 +18,6 @@ constexpr size_t kMaxPipelined = 64 * 1024;      // buffered requests behind the
 constexpr Duration kLingerTime{2000};
 constexpr int64_t kNever = INT64_MAX;
 
-int64_t now_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
 
 Http1Limits limits_from(const Config& c) {
     Http1Limits l;
@@ -78,20 +73,22 @@ std::unique_ptr<Http1Connection> Http1Connection::create(Worker& worker, int fd,
 
 Http1Connection::Http1Connection(Worker& worker, int fd, ConnectionInfo info)
     : worker_(worker),
-      transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this, worker.read_scratch(),
-                                                  Worker::kReadScratchSize)),
+      transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this, worker.transport_scratch())),
       info_(std::move(info)),
       config_(worker.config()),
-      codec_(Http1Codec::Mode::Request, limits_from(*config_)),
-      body_(make_evbuffer()) {
-    timer_.reset(evtimer_new(worker_.base(), &Http1Connection::on_timer_event, this));
-    resume_ev_.reset(event_new(worker_.base(), -1, 0, &Http1Connection::on_resume_event, this));
+      codec_() {
     transport_->set_send_timeout(worker_.timeout(config_->server.timeouts.send));
 }
 
 Http1Connection::~Http1Connection() {
+    worker_.timers().cancel(*this);
     if (stream_) stream_->on_downstream_reset();
     stream_.reset();
+}
+
+Http1Codec& Http1Connection::codec() {
+    if (!codec_) codec_ = std::make_unique<Http1Codec>(Http1Codec::Mode::Request, limits_from(*config_));
+    return *codec_;
 }
 
 void Http1Connection::start() {
@@ -110,9 +107,6 @@ void Http1Connection::on_data(const char* data, size_t len) {
 
 void Http1Connection::on_eof() { process_input(); }
 
-void Http1Connection::on_resume_event(evutil_socket_t, short, void* arg) noexcept {
-    static_cast<Http1Connection*>(arg)->process_input();
-}
 
 void Http1Connection::process_input() {
     if (processing_) {
@@ -146,7 +140,7 @@ void Http1Connection::process_loop() {
             continue;
         }
         size_t avail = in_.size();
-        if (avail == 0 && !codec_.at_message_end()) {
+        if (avail == 0 && !(codec_ && codec_->at_message_end())) {
             if (transport_->eof()) handle_eof();
             return;
         }
@@ -155,12 +149,13 @@ void Http1Connection::process_loop() {
             // A reload applies from the next request on, including to idle keep-alive clients.
             if (config_ != worker_.config()) {
                 config_ = worker_.config();
-                codec_.set_limits(limits_from(*config_));
+                if (codec_) codec_->set_limits(limits_from(*config_));
             }
         }
-        size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek)
-                                        : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
-        Http1Codec::Step s = codec_.step(in_.peek(want), avail);
+        Http1Codec& c = codec();
+        size_t want = c.in_body() ? std::min(avail, kMaxChunkLinePeek)
+                                  : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
+        Http1Codec::Step s = c.step(in_.peek(want), avail);
         if (s.skip) in_.consume(s.skip);
         switch (s.kind) {
             case Http1Codec::Kind::NeedMore:
@@ -176,7 +171,7 @@ void Http1Connection::process_loop() {
 }
 
 void Http1Connection::handle_head() {
-    RequestHead& req = codec_.request();
+    RequestHead& req = codec_->request();
     ++requests_;
     phase_ = Phase::Active;
     request_done_ = false;
@@ -205,20 +200,25 @@ void Http1Connection::handle_data(size_t n) {
         if (discarded_ > kMaxDiscard) close_now();
         return;
     }
-    in_.take(n, body_.get());
-    stream_->on_request_data(body_.get(), false);
-    evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
+    evbuffer* body = worker_.scratch_evbuffer();
+    in_.take(n, body);
+    stream_->on_request_data(body, false);
+    evbuffer_drain(body, evbuffer_get_length(body));
 }
 
 void Http1Connection::handle_message_end() {
     request_done_ = true;
     arm(Timer::None);
-    if (stream_ && stream_wants_body_ && !response_done_) stream_->on_request_data(body_.get(), true);
+    if (stream_ && stream_wants_body_ && !response_done_) {
+        evbuffer* empty = worker_.scratch_evbuffer();
+        stream_->on_request_data(empty, true);
+        evbuffer_drain(empty, evbuffer_get_length(empty));
+    }
 }
 
 void Http1Connection::handle_parse_error() {
-    int status = codec_.error_status();
-    const std::string& detail = codec_.error_message();
+    int status = codec_->error_status();
+    const std::string detail = codec_->error_message();
     keep_alive_ = false;
     if (stream_) {
         // Bad body framing in the middle of a request: the request is lost.
@@ -295,7 +295,7 @@ void Http1Connection::on_response_complete() {
         reprocess_ = true;
     } else {
         transport_->flush();
-        event_active(resume_ev_.get(), 0, 0);
+        worker_.resume_later(*this);
     }
 }
 
@@ -305,7 +305,11 @@ void Http1Connection::finish_exchange() {
         close_after_flush();
         return;
     }
-    codec_.reset();
+    if (in_.size() == 0) {
+        codec_.reset();  // an idle connection keeps no parser
+    } else {
+        codec_->reset();  // a pipelined request is already waiting
+    }
     request_done_ = false;
     response_done_ = false;
     phase_ = Phase::Idle;
@@ -350,8 +354,7 @@ void Http1Connection::begin_linger() {
 void Http1Connection::close_now() {
     if (phase_ == Phase::Closed) return;
     phase_ = Phase::Closed;
-    event_del(timer_.get());
-    event_del(resume_ev_.get());
+    worker_.timers().cancel(*this);
     transport_->abort();
     if (stream_) {
         stream_->on_downstream_reset();
@@ -377,33 +380,21 @@ void Http1Connection::arm(Timer t) {
     const TimeoutsConfig& to = config_->server.timeouts;
     Duration d{0};
     switch (t) {
-        case Timer::None: deadline_ms_ = kNever; return;  // a pending event fires and finds nothing due
+        case Timer::None: deadline_ms_ = kNever; return;  // a queued deadline fires and finds nothing due
         case Timer::KeepAlive: d = to.keepalive; break;
         case Timer::Header: d = to.header; break;
         case Timer::Body: d = to.body; break;
         case Timer::Linger: d = kLingerTime; break;
     }
-    int64_t now = now_ms();
-    deadline_ms_ = now + d.count();
-    if (armed_ms_ != 0 && armed_ms_ <= deadline_ms_) return;  // fires first, then re-arms
-    armed_ms_ = deadline_ms_;
-    event_add(timer_.get(), worker_.timeout(d));
+    deadline_ms_ = TimerQueue::now_ms() + d.count();
+    if (armed() && deadline() <= deadline_ms_) return;  // fires first, then moves on
+    worker_.timers().arm(*this, deadline_ms_);
 }
 
-void Http1Connection::on_timer_event(evutil_socket_t, short, void* arg) noexcept {
-    static_cast<Http1Connection*>(arg)->on_timer();
-}
-
-void Http1Connection::on_timer() {
-    armed_ms_ = 0;
-    if (deadline_ms_ == kNever) return;
-    int64_t now = now_ms();
-    if (now < deadline_ms_) {
-        // The deadline moved later since the event was set: sleep until it.
-        armed_ms_ = deadline_ms_;
-        int64_t left = deadline_ms_ - now;
-        timeval tv{static_cast<time_t>(left / 1000), static_cast<suseconds_t>((left % 1000) * 1000)};
-        event_add(timer_.get(), &tv);
+void Http1Connection::on_deadline() {
+    if (phase_ == Phase::Closed || deadline_ms_ == kNever) return;
+    if (TimerQueue::now_ms() < deadline_ms_) {
+        worker_.timers().arm(*this, deadline_ms_);  // the deadline moved later meanwhile
         return;
     }
     switch (timer_kind_) {
@@ -411,7 +402,7 @@ void Http1Connection::on_timer() {
         case Timer::KeepAlive:
         case Timer::Linger: close_now(); return;
         case Timer::Header:
-            if (phase_ == Phase::Head && codec_.started()) {
+            if (phase_ == Phase::Head && codec_ && codec_->started()) {
                 fail_without_stream(408, "the request head did not arrive in time");
             } else {
                 close_now();
@@ -475,7 +466,7 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
     // that never got its 100: the body may never come, so this is the last exchange.
     if (expect_continue_ && !continue_sent_ && !request_done_) keep_alive_ = false;
 
-    std::string& out = scratch_;
+    std::string& out = worker_.scratch_string();
     out.clear();
     out += "HTTP/1.1 ";
     char code[4] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
@@ -532,7 +523,7 @@ void Http1Connection::send_interim(const ResponseHead& head) {
         head.status < 100 || head.status >= 200) {
         return;
     }
-    std::string& out = scratch_;
+    std::string& out = worker_.scratch_string();
     out.clear();
     serialize_response_head(head, HttpVersion::Http11, out);
     transport_->write(out.data(), out.size());
@@ -557,7 +548,7 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
         }
         if (end_stream) {
             if (trailers && !trailers->empty()) {
-                std::string& t = scratch_;
+                std::string& t = worker_.scratch_string();
                 t = "0\r\n";
                 for (const auto& f : *trailers) {
                     // RFC 9110 §6.5.1: never framing or routing fields in trailers.

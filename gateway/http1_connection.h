@@ -19,7 +19,7 @@
 
 namespace gw {
 
-class Http1Connection final : public Connection, public DownstreamSink, public TransportHandler {
+class Http1Connection final : public Connection, public DownstreamSink, public TransportHandler, public TimerNode {
 public:
     static std::unique_ptr<Http1Connection> create(Worker& worker, int fd, const sockaddr* addr, int addr_len,
                                                    const ListenerConfig& listener);
@@ -30,6 +30,10 @@ public:
     void start() override;
     void drain() override;
     void force_close() override { close_now(); }
+    void on_resume() override { process_input(); }
+
+    // TimerNode
+    void on_deadline() override;
 
     // DownstreamSink
     void send_head(ResponseHead& head, bool end_stream) override;
@@ -51,8 +55,6 @@ private:
     enum class Phase { Idle, Head, Active, Closing, Lingering, Closed };
     enum class Timer { None, KeepAlive, Header, Body, Linger };
 
-    static void on_timer_event(evutil_socket_t, short, void* arg) noexcept;
-    static void on_resume_event(evutil_socket_t, short, void* arg) noexcept;
     void process_input();
     void process_loop();
     void handle_head();
@@ -66,9 +68,10 @@ private:
     void close_after_flush();
     void begin_linger();
     void close_now();
-    // Timers: one event per connection, re-armed only when a deadline moves earlier.
+    // One deadline per connection in the worker's TimerQueue, moved only when it gets earlier
+    // (a later one is applied when the earlier one fires).
     void arm(Timer t);
-    void on_timer();
+    Http1Codec& codec();
     void update_reading();
     void write_head(const ResponseHead& head, bool end_stream);
 
@@ -76,17 +79,12 @@ private:
     std::unique_ptr<Transport> transport_;
     InputBuffer in_;
     int64_t deadline_ms_ = 0;        // when timer_kind_ expires (monotonic ms)
-    int64_t armed_ms_ = 0;           // when the event is set to fire (0: not armed)
     ConnectionInfo info_;
     std::shared_ptr<const Config> config_;  // refreshed per request
-    Http1Codec codec_;
+    std::unique_ptr<Http1Codec> codec_;  // only while a request is being read (idle: none)
     std::unique_ptr<Stream> stream_;
-    EvbufferPtr body_;  // request body bytes on their way to the stream
-    EventPtr timer_;
-    EventPtr resume_ev_;
     Phase phase_ = Phase::Idle;
     Timer timer_kind_ = Timer::None;
-    std::string scratch_;
     uint64_t requests_ = 0;
     uint64_t discarded_ = 0;
     uint64_t out_remaining_ = 0;  // body bytes still owed under Content-Length

@@ -13,11 +13,9 @@ namespace gw {
 
 class InputBuffer {
 public:
-    InputBuffer() : buf_(make_evbuffer()) {}
-
     // A read arrived: its bytes are valid until end_read().
     void begin_read(const char* data, size_t len) {
-        if (evbuffer_get_length(buf_.get()) > 0) {
+        if (buffered() > 0) {
             evbuffer_add(buf_.get(), data, len);
         } else {
             raw_ = data;
@@ -26,18 +24,21 @@ public:
     }
     // The read's processing is over: keep what was not consumed (unless `discard`).
     void end_read(bool discard = false) {
-        if (raw_len_ > 0 && !discard) evbuffer_add(buf_.get(), raw_, raw_len_);
+        if (raw_len_ > 0 && !discard) {
+            if (!buf_) buf_ = make_evbuffer();
+            evbuffer_add(buf_.get(), raw_, raw_len_);
+        }
         raw_ = nullptr;
         raw_len_ = 0;
     }
 
-    size_t size() const { return raw_len_ + evbuffer_get_length(buf_.get()); }
+    size_t size() const { return raw_len_ + buffered(); }
     // Bytes held beyond the current read (what a watermark should look at).
-    size_t buffered() const { return evbuffer_get_length(buf_.get()); }
+    size_t buffered() const { return buf_ ? evbuffer_get_length(buf_.get()) : 0; }
 
     // Up to `want` contiguous bytes from the front.
     std::string_view peek(size_t want) {
-        if (raw_len_ > 0) return std::string_view(raw_, std::min(want, raw_len_));
+        if (raw_len_ > 0 || !buf_) return std::string_view(raw_, std::min(want, raw_len_));
         size_t n = std::min(want, evbuffer_get_length(buf_.get()));
         auto* p = reinterpret_cast<const char*>(evbuffer_pullup(buf_.get(), static_cast<ssize_t>(n)));
         return std::string_view(p, n);
@@ -46,8 +47,9 @@ public:
         if (raw_len_ > 0) {
             raw_ += n;
             raw_len_ -= n;
-        } else {
+        } else if (buf_) {
             evbuffer_drain(buf_.get(), n);
+            if (evbuffer_get_length(buf_.get()) == 0) buf_.reset();  // idle connections hold none
         }
     }
     // Moves `n` bytes to `dst` (chains move without a copy when buffered).
@@ -56,17 +58,19 @@ public:
             evbuffer_add(dst, raw_, n);
             raw_ += n;
             raw_len_ -= n;
-        } else {
+        } else if (buf_) {
             evbuffer_remove_buffer(buf_.get(), dst, n);
+            if (evbuffer_get_length(buf_.get()) == 0) buf_.reset();
         }
     }
     void clear() {
-        consume(raw_len_);
-        evbuffer_drain(buf_.get(), evbuffer_get_length(buf_.get()));
+        raw_ = nullptr;
+        raw_len_ = 0;
+        buf_.reset();
     }
 
 private:
-    EvbufferPtr buf_;
+    EvbufferPtr buf_;  // only while bytes wait beyond one read
     const char* raw_ = nullptr;
     size_t raw_len_ = 0;
 };

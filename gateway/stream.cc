@@ -40,35 +40,6 @@ Stream::Stream(Worker& worker, DownstreamSink& sink, std::shared_ptr<const Confi
     if (conn.tls) request_.scheme = "https";
 }
 
-namespace {
-constexpr size_t kStreamPoolMax = 256;
-// Freed blocks of one thread, returned to the heap when the thread ends.
-struct StreamPool {
-    std::vector<void*> blocks;
-    ~StreamPool() {
-        for (void* p : blocks) ::operator delete(p);
-    }
-};
-thread_local StreamPool t_stream_pool;
-}  // namespace
-
-void* Stream::operator new(size_t size) {
-    if (size == sizeof(Stream) && !t_stream_pool.blocks.empty()) {
-        void* p = t_stream_pool.blocks.back();
-        t_stream_pool.blocks.pop_back();
-        return p;
-    }
-    return ::operator new(size);
-}
-
-void Stream::operator delete(void* p, size_t size) noexcept {
-    if (size == sizeof(Stream) && t_stream_pool.blocks.size() < kStreamPoolMax) {
-        t_stream_pool.blocks.push_back(p);
-        return;
-    }
-    ::operator delete(p);
-}
-
 const std::string& Stream::request_id() {
     if (info_.request_id.empty()) info_.request_id = worker_.new_request_id();
     return info_.request_id;

@@ -14,6 +14,7 @@
 #include "gateway/config.h"
 #include "gateway/filter.h"
 #include "gateway/libevent.h"
+#include "gateway/pooled.h"
 #include "gateway/router.h"
 #include "gateway/worker.h"
 
@@ -51,15 +52,12 @@ struct ConnectionInfo {
     bool tls = false;
 };
 
-class Stream final : public StreamCallbacks, public DeferredDeletable {
+class Stream final : public StreamCallbacks, public DeferredDeletable, public Pooled<Stream> {
 public:
     Stream(Worker& worker, DownstreamSink& sink, std::shared_ptr<const Config> config,
            const ConnectionInfo& conn);
     ~Stream() override;
 
-    // One stream per request: recycled through a per-thread free list, not malloc.
-    static void* operator new(size_t size);
-    static void operator delete(void* p, size_t size) noexcept;
 
     // From the connection. The head is taken by value; `end_stream` when no body follows.
     void on_request_head(RequestHead&& head, bool end_stream);

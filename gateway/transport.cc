@@ -14,18 +14,29 @@ constexpr size_t kMaxStage = 16 * 1024;   // staged bytes before falling back to
 constexpr size_t kCopyBelow = 4 * 1024;   // smaller evbuffers are copied into the stage
 }  // namespace
 
-PlainTransport::PlainTransport(event_base* base, int fd, TransportHandler& handler, char* scratch,
-                               size_t scratch_size)
-    : fd_(fd), handler_(handler), scratch_(scratch), scratch_size_(scratch_size), out_(evbuffer_new()) {
+PlainTransport::PlainTransport(event_base* base, int fd, TransportHandler& handler, TransportScratch& scratch)
+    : base_(base), fd_(fd), handler_(handler), scratch_(scratch) {
     evutil_make_socket_nonblocking(fd_);
     read_ev_.reset(event_new(base, fd_, EV_READ | EV_PERSIST, &PlainTransport::on_read_event, this));
-    write_ev_.reset(event_new(base, fd_, EV_WRITE | EV_PERSIST, &PlainTransport::on_write_event, this));
 }
 
 PlainTransport::~PlainTransport() {
+    if (staging()) {
+        scratch_.stage.clear();
+        scratch_.stage_owner = nullptr;
+    }
     read_ev_.reset();
     write_ev_.reset();
     if (fd_ >= 0) ::close(fd_);
+}
+
+evbuffer* PlainTransport::out() {
+    if (!out_) out_ = make_evbuffer();
+    return out_.get();
+}
+
+void PlainTransport::want_write_event() {
+    if (!write_ev_) write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &PlainTransport::on_write_event, this));
 }
 
 void PlainTransport::set_reading(bool on) {
@@ -44,10 +55,10 @@ void PlainTransport::on_read_event(evutil_socket_t, short, void* arg) noexcept {
 
 void PlainTransport::do_read() {
     for (int i = 0; i < kMaxReadsPerEvent && reading_; ++i) {
-        ssize_t r = ::read(fd_, scratch_, scratch_size_);
+        ssize_t r = ::read(fd_, scratch_.read.get(), TransportScratch::kReadSize);
         if (r > 0) {
-            handler_.on_data(scratch_, static_cast<size_t>(r));
-            if (static_cast<size_t>(r) < scratch_size_) return;  // the socket is empty
+            handler_.on_data(scratch_.read.get(), static_cast<size_t>(r));
+            if (static_cast<size_t>(r) < TransportScratch::kReadSize) return;  // the socket is empty
             continue;
         }
         if (r == 0) {
@@ -66,70 +77,103 @@ void PlainTransport::do_read() {
 }
 
 void PlainTransport::unstage() {
-    if (stage_.empty()) return;
-    evbuffer_add(out_.get(), stage_.data(), stage_.size());
-    stage_.clear();
+    if (!staging()) return;
+    if (!scratch_.stage.empty()) evbuffer_add(out(), scratch_.stage.data(), scratch_.stage.size());
+    scratch_.stage.clear();
+    scratch_.stage_owner = nullptr;
 }
 
 void PlainTransport::write(const char* data, size_t len) {
-    if (evbuffer_get_length(out_.get()) == 0 && stage_.size() + len <= kMaxStage) {
-        stage_.append(data, len);
-        return;
+    if (out_len() == 0) {
+        if (!staging()) {
+            if (scratch_.stage_owner) scratch_.stage_owner->unstage();
+            scratch_.stage_owner = this;
+        }
+        if (scratch_.stage.size() + len <= kMaxStage) {
+            scratch_.stage.append(data, len);
+            return;
+        }
     }
     unstage();
-    evbuffer_add(out_.get(), data, len);
+    evbuffer_add(out(), data, len);
 }
 
 void PlainTransport::write_buffer(evbuffer* data) {
     size_t len = evbuffer_get_length(data);
-    if (len <= kCopyBelow && evbuffer_get_length(out_.get()) == 0 && stage_.size() + len <= kMaxStage) {
-        size_t at = stage_.size();
-        stage_.resize(at + len);
-        evbuffer_remove(data, stage_.data() + at, len);
-        return;
+    if (len <= kCopyBelow && out_len() == 0) {
+        if (!staging()) {
+            if (scratch_.stage_owner) scratch_.stage_owner->unstage();
+            scratch_.stage_owner = this;
+        }
+        if (scratch_.stage.size() + len <= kMaxStage) {
+            size_t at = scratch_.stage.size();
+            scratch_.stage.resize(at + len);
+            evbuffer_remove(data, scratch_.stage.data() + at, len);
+            return;
+        }
     }
     unstage();
-    evbuffer_add_buffer(out_.get(), data);
+    evbuffer_add_buffer(out(), data);
 }
 
 void PlainTransport::flush() {
-    if (error_ != 0 || aborted_) return;
-    if (!stage_.empty() && evbuffer_get_length(out_.get()) == 0) {
-        ssize_t w;
-        do {
-            w = ::send(fd_, stage_.data(), stage_.size(), MSG_NOSIGNAL);
-        } while (w < 0 && errno == EINTR);
+    if (error_ != 0 || aborted_) {
+        if (staging()) {
+            scratch_.stage.clear();
+            scratch_.stage_owner = nullptr;
+        }
+        return;
+    }
+    if (staging() && out_len() == 0) {
+        std::string& st = scratch_.stage;
+        ssize_t w = 0;
+        if (!st.empty()) {
+            do {
+                w = ::send(fd_, st.data(), st.size(), MSG_NOSIGNAL);
+            } while (w < 0 && errno == EINTR);
+        }
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             error_ = errno;
+            st.clear();
+            scratch_.stage_owner = nullptr;
+            want_write_event();
             event_active(write_ev_.get(), EV_WRITE, 1);  // report from the loop, not the caller's stack
             return;
         }
         size_t sent = w > 0 ? static_cast<size_t>(w) : 0;
-        if (sent < stage_.size()) evbuffer_add(out_.get(), stage_.data() + sent, stage_.size() - sent);
-        stage_.clear();
+        if (sent < st.size()) evbuffer_add(out(), st.data() + sent, st.size() - sent);
+        st.clear();
+        scratch_.stage_owner = nullptr;
     } else {
         unstage();
     }
-    while (evbuffer_get_length(out_.get()) > 0) {
+    while (out_len() > 0) {
         int w = evbuffer_write(out_.get(), fd_);
         if (w > 0) continue;
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             error_ = errno;
+            want_write_event();
             event_active(write_ev_.get(), EV_WRITE, 1);
             return;
         }
         break;
     }
-    bool pending = evbuffer_get_length(out_.get()) > 0;
+    bool pending = out_len() > 0;
     if (pending && !writing_) {
         writing_ = true;
+        want_write_event();
         event_add(write_ev_.get(), send_timeout_);
     } else if (!pending && writing_) {
         writing_ = false;
         event_del(write_ev_.get());
     }
-    if (!pending && watching_drain_) event_active(write_ev_.get(), EV_WRITE, 0);  // on_drained from the loop
+    if (!pending && watching_drain_) {
+        want_write_event();
+        event_active(write_ev_.get(), EV_WRITE, 0);  // on_drained from the loop
+    }
+    // A connection that wrote a big body once need not keep a big buffer while idle.
+    if (!pending && out_) out_.reset();
 }
 
 void PlainTransport::on_write_event(evutil_socket_t, short what, void* arg) noexcept {
@@ -141,7 +185,7 @@ void PlainTransport::do_write(bool timed_out) {
     if (error_ != 0 || timed_out) {
         if (error_ == 0) error_ = ETIMEDOUT;
         writing_ = false;
-        event_del(write_ev_.get());
+        if (write_ev_) event_del(write_ev_.get());
         handler_.on_transport_error(error_);
         return;
     }
@@ -159,7 +203,10 @@ void PlainTransport::do_write(bool timed_out) {
 void PlainTransport::watch_drain(size_t low) {
     drain_low_ = low;
     watching_drain_ = true;
-    if (output_pending() <= low && !aborted_) event_active(write_ev_.get(), EV_WRITE, 0);
+    if (output_pending() <= low && !aborted_) {
+        want_write_event();
+        event_active(write_ev_.get(), EV_WRITE, 0);
+    }
 }
 
 void PlainTransport::abort() {
@@ -167,8 +214,12 @@ void PlainTransport::abort() {
     reading_ = false;
     writing_ = false;
     watching_drain_ = false;
+    if (staging()) {
+        scratch_.stage.clear();
+        scratch_.stage_owner = nullptr;
+    }
     event_del(read_ev_.get());
-    event_del(write_ev_.get());
+    if (write_ev_) event_del(write_ev_.get());
 }
 
 void PlainTransport::shutdown_write() { ::shutdown(fd_, SHUT_WR); }

@@ -47,10 +47,19 @@ public:
     virtual void abort() = 0;
 };
 
+// Buffers shared by every transport of one worker thread: reads land in `read`, and small
+// writes are staged in `stage` by one transport at a time (the owner); another transport that
+// needs the stage first moves the owner's bytes into the owner's own output buffer.
+struct TransportScratch {
+    static constexpr size_t kReadSize = 64 * 1024;
+    std::unique_ptr<char[]> read{new char[kReadSize]};
+    std::string stage;
+    class PlainTransport* stage_owner = nullptr;
+};
+
 class PlainTransport final : public Transport {
 public:
-    // `scratch` is a read buffer shared by every transport of one worker thread.
-    PlainTransport(event_base* base, int fd, TransportHandler& handler, char* scratch, size_t scratch_size);
+    PlainTransport(event_base* base, int fd, TransportHandler& handler, TransportScratch& scratch);
     ~PlainTransport() override;  // closes the socket
 
     void set_reading(bool on) override;
@@ -59,7 +68,9 @@ public:
     void write(const char* data, size_t len) override;
     void write_buffer(evbuffer* data) override;
     void flush() override;
-    size_t output_pending() const override { return stage_.size() + evbuffer_get_length(out_.get()); }
+    size_t output_pending() const override {
+        return (scratch_.stage_owner == this ? scratch_.stage.size() : 0) + (out_ ? evbuffer_get_length(out_.get()) : 0);
+    }
     void watch_drain(size_t low) override;
     void shutdown_write() override;
     void set_send_timeout(const timeval* tv) override { send_timeout_ = tv; }
@@ -70,16 +81,21 @@ private:
     static void on_write_event(evutil_socket_t, short what, void* arg) noexcept;
     void do_read();
     void do_write(bool timed_out);
+    // Moves this transport's staged bytes into out_ (before anything is appended to out_, or
+    // when another transport needs the stage).
     void unstage();
+    evbuffer* out();
+    bool staging() const { return scratch_.stage_owner == this; }
+    size_t out_len() const { return out_ ? evbuffer_get_length(out_.get()) : 0; }
+    void want_write_event();
 
+    event_base* base_;
     int fd_;
     TransportHandler& handler_;
-    char* scratch_;
-    size_t scratch_size_;
-    std::string stage_;  // small writes while out_ is empty
-    EvbufferPtr out_;
+    TransportScratch& scratch_;
+    EvbufferPtr out_;       // created when a write does not go out at once
     EventPtr read_ev_;
-    EventPtr write_ev_;
+    EventPtr write_ev_;     // created on first need
     const timeval* send_timeout_ = nullptr;
     size_t drain_low_ = 0;
     bool watching_drain_ = false;

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "gateway/access_log.h"
@@ -37,6 +38,9 @@ Worker::Worker(size_t index, std::shared_ptr<const Config> config)
     cleanup_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_cleanup, this));
     log_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_log_flush, this));
     drain_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_drain_timeout, this));
+    ready_ev_.reset(event_new(base_.get(), -1, 0, &Worker::on_ready, this));
+    timers_ = std::make_unique<TimerQueue>(base_.get());
+    scratch_evbuffer_ = make_evbuffer();
     log_sink_ = config_ ? config_->access_log : nullptr;
 }
 
@@ -44,6 +48,7 @@ Worker::~Worker() {
     flush_access_log();
     // Client connections own streams, streams own upstream connections that pools count:
     // tear down in that order, pools last.
+    ready_.clear();
     connections_.clear();
     graveyard_.clear();
     upstreams_.reset();
@@ -170,7 +175,30 @@ void Worker::adopt(std::unique_ptr<Connection> conn) {
     raw->start();
 }
 
+void Worker::resume_later(Connection& conn) {
+    if (std::find(ready_.begin(), ready_.end(), &conn) != ready_.end()) return;
+    ready_.push_back(&conn);
+    if (ready_.size() == 1) event_active(ready_ev_.get(), 0, 0);
+}
+
+void Worker::on_ready(evutil_socket_t, short, void* arg) noexcept {
+    auto* w = static_cast<Worker*>(arg);
+    std::vector<Connection*> batch;
+    batch.swap(w->ready_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        // A connection removed meanwhile was taken out of the batch by remove().
+        Connection* c = batch[i];
+        if (c) {
+            w->current_batch_ = &batch;
+            c->on_resume();
+            w->current_batch_ = nullptr;
+        }
+    }
+}
+
 void Worker::remove(Connection& conn) {
+    std::erase(ready_, &conn);
+    if (current_batch_) std::replace(current_batch_->begin(), current_batch_->end(), &conn, static_cast<Connection*>(nullptr));
     auto it = conn.self_;
     std::unique_ptr<Connection> owned = std::move(*it);
     connections_.erase(it);

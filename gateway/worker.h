@@ -19,6 +19,8 @@
 #include "gateway/filter.h"
 #include "gateway/libevent.h"
 #include "gateway/time_cache.h"
+#include "gateway/timer_queue.h"
+#include "gateway/transport.h"
 
 namespace gw {
 
@@ -40,6 +42,8 @@ public:
     virtual void drain() = 0;
     // Close at once (drain timeout passed).
     virtual void force_close() = 0;
+    // The work scheduled with Worker::resume_later().
+    virtual void on_resume() {}
 
 private:
     friend class Worker;
@@ -84,9 +88,16 @@ public:
         return time_;
     }
     std::string new_request_id();
-    // A read buffer for transports of this worker (valid only inside one read callback).
-    char* read_scratch() { return read_scratch_.get(); }
-    static constexpr size_t kReadScratchSize = 64 * 1024;
+    // Read and write staging buffers shared by this worker's transports.
+    TransportScratch& transport_scratch() { return transport_scratch_; }
+    // Deadlines of this worker's connections.
+    TimerQueue& timers() { return *timers_; }
+    // A buffer for one synchronous hand-off (it must be empty again when the call returns).
+    evbuffer* scratch_evbuffer() { return scratch_evbuffer_.get(); }
+    std::string& scratch_string() { return scratch_string_; }
+    // Runs conn.start()-style work later: `resume(conn)` calls conn.on_resume() on the next
+    // loop turn, unless the connection is removed first.
+    void resume_later(Connection& conn);
     bool access_log_enabled() const { return log_sink_ != nullptr; }
     // Buffers one access log line; written once per loop turn.
     void access_log(const RequestHead& req, const StreamInfo& info);
@@ -110,6 +121,7 @@ private:
     static void on_cleanup(evutil_socket_t, short, void* arg) noexcept;
     static void on_log_flush(evutil_socket_t, short, void* arg) noexcept;
     static void on_drain_timeout(evutil_socket_t, short, void* arg) noexcept;
+    static void on_ready(evutil_socket_t, short, void* arg) noexcept;
     void run_posted();
     void accept_connection(ListenerSlot& slot, evutil_socket_t fd, sockaddr* addr, int len);
     void flush_access_log();
@@ -130,7 +142,13 @@ private:
     std::vector<std::unique_ptr<DeferredDeletable>> graveyard_;
     std::map<int64_t, const timeval*> timeouts_;
     TimeCache time_;
-    std::unique_ptr<char[]> read_scratch_{new char[kReadScratchSize]};
+    TransportScratch transport_scratch_;
+    std::unique_ptr<TimerQueue> timers_;
+    EvbufferPtr scratch_evbuffer_;
+    std::string scratch_string_;
+    std::vector<Connection*> ready_;
+    std::vector<Connection*>* current_batch_ = nullptr;
+    EventPtr ready_ev_;
     std::mt19937_64 rng_;
     std::string log_buf_;
     std::shared_ptr<AccessLogSink> log_sink_;

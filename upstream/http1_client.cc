@@ -89,8 +89,7 @@ void UpstreamConnection::finish_connect(bool timed_out) {
         fail(UpstreamFailure::ConnectFailed);
         return;
     }
-    transport_ = std::make_unique<PlainTransport>(worker_.base(), fd_, *this, worker_.read_scratch(),
-                                                  Worker::kReadScratchSize);
+    transport_ = std::make_unique<PlainTransport>(worker_.base(), fd_, *this, worker_.transport_scratch());
     transport_->set_reading(true);
     if (handler_) handler_->on_connected(*this);
 }
