@@ -12,7 +12,7 @@
 
 namespace gw {
 
-enum class HttpVersion { Http10, Http11, Http2 };
+enum class HttpVersion : uint8_t { Http10, Http11, Http2 };
 
 std::string_view version_string(HttpVersion v);
 

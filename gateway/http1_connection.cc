@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "gateway/log.h"
@@ -26,21 +27,6 @@ Http1Limits limits_from(const Config& c) {
     l.max_headers = static_cast<size_t>(c.server.limits.max_headers);
     l.max_body_size = c.server.limits.max_body_size;
     return l;
-}
-
-std::string peer_ip(const sockaddr* addr, uint16_t& port) {
-    char buf[INET6_ADDRSTRLEN] = "-";
-    port = 0;
-    if (addr->sa_family == AF_INET) {
-        auto* a = reinterpret_cast<const sockaddr_in*>(addr);
-        inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
-        port = ntohs(a->sin_port);
-    } else if (addr->sa_family == AF_INET6) {
-        auto* a = reinterpret_cast<const sockaddr_in6*>(addr);
-        inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
-        port = ntohs(a->sin6_port);
-    }
-    return buf;
 }
 
 bool parse_length(const std::string& v, uint64_t& out) {
@@ -66,18 +52,27 @@ std::unique_ptr<Http1Connection> Http1Connection::create(Worker& worker, int fd,
                                                          int addr_len, const ListenerConfig& listener) {
     (void)addr_len;
     ConnectionInfo info;
-    info.client_ip = peer_ip(addr, info.client_port);
-    info.listener = listener.name;
+    if (addr->sa_family == AF_INET) {
+        auto* a = reinterpret_cast<const sockaddr_in*>(addr);
+        std::memcpy(info.ip, &a->sin_addr, 4);
+        info.port = ntohs(a->sin_port);
+    } else if (addr->sa_family == AF_INET6) {
+        auto* a = reinterpret_cast<const sockaddr_in6*>(addr);
+        std::memcpy(info.ip, &a->sin6_addr, 16);
+        info.port = ntohs(a->sin6_port);
+        info.v6 = true;
+    }
+    info.listener = intern_name(listener.name);
     return std::make_unique<Http1Connection>(worker, fd, std::move(info));
 }
 
 Http1Connection::Http1Connection(Worker& worker, int fd, ConnectionInfo info)
     : worker_(worker),
-      transport_(std::make_unique<PlainTransport>(worker.base(), fd, *this, worker.transport_scratch())),
+      transport_(worker.base(), fd, *this, worker.transport_scratch()),
       info_(std::move(info)),
       config_(worker.config()),
       codec_() {
-    transport_->set_send_timeout(worker_.timeout(config_->server.timeouts.send));
+    transport_.set_send_timeout(worker_.timeout(config_->server.timeouts.send));
 }
 
 Http1Connection::~Http1Connection() {
@@ -93,7 +88,7 @@ Http1Codec& Http1Connection::codec() {
 
 void Http1Connection::start() {
     arm(Timer::Header);  // the first request gets the header timeout from accept
-    transport_->set_reading(true);
+    transport_.set_reading(true);
 }
 
 // ---- input ----
@@ -122,7 +117,7 @@ void Http1Connection::process_input() {
     if (phase_ == Phase::Closed) return;
     // Slowloris: the header timer starts with the first read that leaves a head incomplete.
     if (phase_ == Phase::Head && timer_kind_ != Timer::Header) arm(Timer::Header);
-    transport_->flush();
+    transport_.flush();
     update_reading();
 }
 
@@ -131,7 +126,7 @@ void Http1Connection::process_loop() {
         if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
         if (phase_ == Phase::Lingering) {
             in_.consume(in_.size());
-            if (transport_->eof()) close_now();
+            if (transport_.eof()) close_now();
             return;
         }
         if (request_done_) {
@@ -141,7 +136,7 @@ void Http1Connection::process_loop() {
         }
         size_t avail = in_.size();
         if (avail == 0 && !(codec_ && codec_->at_message_end())) {
-            if (transport_->eof()) handle_eof();
+            if (transport_.eof()) handle_eof();
             return;
         }
         if (phase_ == Phase::Idle) {
@@ -159,7 +154,7 @@ void Http1Connection::process_loop() {
         if (s.skip) in_.consume(s.skip);
         switch (s.kind) {
             case Http1Codec::Kind::NeedMore:
-                if (transport_->eof()) handle_eof();
+                if (transport_.eof()) handle_eof();
                 return;
             case Http1Codec::Kind::Head: handle_head(); break;
             case Http1Codec::Kind::Data: handle_data(s.data); break;
@@ -263,14 +258,14 @@ void Http1Connection::handle_eof() {
 
 void Http1Connection::update_reading() {
     if (phase_ == Phase::Closed || phase_ == Phase::Closing) {
-        transport_->set_reading(false);
+        transport_.set_reading(false);
         return;
     }
     bool on = !body_paused_;
     if (phase_ == Phase::Active && request_done_ && in_.buffered() > kMaxPipelined) {
         on = false;
     }
-    transport_->set_reading(on);
+    transport_.set_reading(on);
 }
 
 void Http1Connection::pause_request_body(bool paused) {
@@ -294,7 +289,7 @@ void Http1Connection::on_response_complete() {
     if (processing_) {
         reprocess_ = true;
     } else {
-        transport_->flush();
+        transport_.flush();
         worker_.resume_later(*this);
     }
 }
@@ -328,12 +323,12 @@ void Http1Connection::close_after_flush() {
         if (!stream_->response_complete()) stream_->on_downstream_reset();
         worker_.defer_delete(std::move(stream_));
     }
-    transport_->set_reading(false);
-    transport_->flush();
-    if (transport_->output_pending() == 0) {
+    transport_.set_reading(false);
+    transport_.flush();
+    if (transport_.output_pending() == 0) {
         begin_linger();
     } else {
-        transport_->watch_drain(0);
+        transport_.watch_drain(0);
     }
 }
 
@@ -341,13 +336,13 @@ void Http1Connection::close_after_flush() {
 // moment, so its unread bytes do not turn our last response into a reset.
 void Http1Connection::begin_linger() {
     phase_ = Phase::Lingering;
-    transport_->shutdown_write();
+    transport_.shutdown_write();
     in_.consume(in_.size());
-    if (transport_->eof()) {
+    if (transport_.eof()) {
         close_now();
         return;
     }
-    transport_->set_reading(true);
+    transport_.set_reading(true);
     arm(Timer::Linger);
 }
 
@@ -355,7 +350,7 @@ void Http1Connection::close_now() {
     if (phase_ == Phase::Closed) return;
     phase_ = Phase::Closed;
     worker_.timers().cancel(*this);
-    transport_->abort();
+    transport_.abort();
     if (stream_) {
         stream_->on_downstream_reset();
         worker_.defer_delete(std::move(stream_));
@@ -426,8 +421,8 @@ void Http1Connection::send_continue() {
     if (!expect_continue_ || continue_sent_ || head_sent_ || request_done_ || phase_ != Phase::Active) return;
     continue_sent_ = true;
     static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-    transport_->write(k100.data(), k100.size());
-    if (!processing_) transport_->flush();
+    transport_.write(k100.data(), k100.size());
+    if (!processing_) transport_.flush();
 }
 
 void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
@@ -503,7 +498,7 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
         out += "Connection: keep-alive\r\n";
     }
     out += "\r\n";
-    transport_->write(out.data(), out.size());
+    transport_.write(out.data(), out.size());
 }
 
 void Http1Connection::send_head(ResponseHead& head, bool end_stream) {
@@ -513,7 +508,7 @@ void Http1Connection::send_head(ResponseHead& head, bool end_stream) {
     if (end_stream) {
         on_response_complete();
     } else if (!processing_) {
-        transport_->flush();
+        transport_.flush();
     }
 }
 
@@ -526,8 +521,8 @@ void Http1Connection::send_interim(const ResponseHead& head) {
     std::string& out = worker_.scratch_string();
     out.clear();
     serialize_response_head(head, HttpVersion::Http11, out);
-    transport_->write(out.data(), out.size());
-    if (!processing_) transport_->flush();
+    transport_.write(out.data(), out.size());
+    if (!processing_) transport_.flush();
 }
 
 void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* trailers) {
@@ -542,9 +537,9 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
         if (len > 0) {
             char line[24];
             int n = snprintf(line, sizeof(line), "%zx\r\n", len);
-            transport_->write(line, static_cast<size_t>(n));
-            transport_->write_buffer(data);
-            transport_->write("\r\n", 2);
+            transport_.write(line, static_cast<size_t>(n));
+            transport_.write_buffer(data);
+            transport_.write("\r\n", 2);
         }
         if (end_stream) {
             if (trailers && !trailers->empty()) {
@@ -559,9 +554,9 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
                     t += f.name + ": " + f.value + "\r\n";
                 }
                 t += "\r\n";
-                transport_->write(t.data(), t.size());
+                transport_.write(t.data(), t.size());
             } else {
-                transport_->write("0\r\n\r\n", 5);
+                transport_.write("0\r\n\r\n", 5);
             }
         }
     } else {
@@ -573,10 +568,10 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
             return;
         }
         if (length_out_) out_remaining_ -= len;
-        transport_->write_buffer(data);
+        transport_.write_buffer(data);
         if (end_stream && length_out_ && out_remaining_ > 0) {
             // Shorter than declared: the client must see a truncated response.
-            transport_->flush();
+            transport_.flush();
             close_now();
             return;
         }
@@ -585,8 +580,8 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
         on_response_complete();
         return;
     }
-    if (!processing_) transport_->flush();
-    if (transport_->output_pending() > kDownstreamHighWatermark) transport_->watch_drain(kDownstreamHighWatermark / 2);
+    if (!processing_) transport_.flush();
+    if (transport_.output_pending() > kDownstreamHighWatermark) transport_.watch_drain(kDownstreamHighWatermark / 2);
 }
 
 }  // namespace gw

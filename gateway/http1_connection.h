@@ -40,7 +40,7 @@ public:
     void send_data(evbuffer* data, bool end_stream, const Headers* trailers = nullptr) override;
     void send_interim(const ResponseHead& head) override;
     void reset_stream() override { close_now(); }
-    size_t buffered() const override { return transport_->output_pending(); }
+    size_t buffered() const override { return transport_.output_pending(); }
     void pause_request_body(bool paused) override;
     void send_continue() override;
     void close_after_response() override { keep_alive_ = false; }
@@ -52,8 +52,8 @@ public:
     void on_transport_error(int err) override;
 
 private:
-    enum class Phase { Idle, Head, Active, Closing, Lingering, Closed };
-    enum class Timer { None, KeepAlive, Header, Body, Linger };
+    enum class Phase : uint8_t { Idle, Head, Active, Closing, Lingering, Closed };
+    enum class Timer : uint8_t { None, KeepAlive, Header, Body, Linger };
 
     void process_input();
     void process_loop();
@@ -76,33 +76,34 @@ private:
     void write_head(const ResponseHead& head, bool end_stream);
 
     Worker& worker_;
-    std::unique_ptr<Transport> transport_;
+    PlainTransport transport_;  // embedded: an idle connection is one allocation
     InputBuffer in_;
     int64_t deadline_ms_ = 0;        // when timer_kind_ expires (monotonic ms)
     ConnectionInfo info_;
     std::shared_ptr<const Config> config_;  // refreshed per request
     std::unique_ptr<Http1Codec> codec_;  // only while a request is being read (idle: none)
     std::unique_ptr<Stream> stream_;
+    uint64_t out_remaining_ = 0;  // body bytes still owed under Content-Length
+    uint32_t requests_ = 0;
+    uint32_t discarded_ = 0;
     Phase phase_ = Phase::Idle;
     Timer timer_kind_ = Timer::None;
-    uint64_t requests_ = 0;
-    uint64_t discarded_ = 0;
-    uint64_t out_remaining_ = 0;  // body bytes still owed under Content-Length
     HttpVersion req_version_ = HttpVersion::Http11;
-    bool processing_ = false;
-    bool reprocess_ = false;
-    bool request_done_ = false;
-    bool response_done_ = false;
-    bool stream_wants_body_ = false;
-    bool head_request_ = false;
-    bool expect_continue_ = false;
-    bool continue_sent_ = false;
-    bool head_sent_ = false;
-    bool bodyless_ = false;
-    bool chunked_out_ = false;
-    bool length_out_ = false;
-    bool keep_alive_ = true;
-    bool body_paused_ = false;
+    // Flags, packed: thousands of idle connections each carry them.
+    bool processing_ : 1 = false;
+    bool reprocess_ : 1 = false;
+    bool request_done_ : 1 = false;
+    bool response_done_ : 1 = false;
+    bool stream_wants_body_ : 1 = false;
+    bool head_request_ : 1 = false;
+    bool expect_continue_ : 1 = false;
+    bool continue_sent_ : 1 = false;
+    bool head_sent_ : 1 = false;
+    bool bodyless_ : 1 = false;
+    bool chunked_out_ : 1 = false;
+    bool length_out_ : 1 = false;
+    bool keep_alive_ : 1 = true;
+    bool body_paused_ : 1 = false;
 };
 
 }  // namespace gw

@@ -8,11 +8,31 @@
 //             before it is committed; after that, the stream can only be reset.
 #include "gateway/stream.h"
 
+#include <arpa/inet.h>
+
+#include <mutex>
+#include <set>
+
 #include "gateway/log.h"
 #include "gateway/path.h"
 #include "static/error_pages.h"
 
 namespace gw {
+
+std::string ConnectionInfo::ip_text() const {
+    char buf[INET6_ADDRSTRLEN];
+    if (!inet_ntop(v6 ? AF_INET6 : AF_INET, ip, buf, sizeof(buf))) return "-";
+    return buf;
+}
+
+const std::string* intern_name(std::string_view name) {
+    static std::mutex mu;
+    static std::set<std::string, std::less<>>* names = new std::set<std::string, std::less<>>();
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = names->find(name);
+    if (it == names->end()) it = names->emplace(name).first;
+    return &*it;
+}
 
 namespace {
 
@@ -33,9 +53,9 @@ size_t length(const EvbufferPtr& b) { return b ? evbuffer_get_length(b.get()) : 
 Stream::Stream(Worker& worker, DownstreamSink& sink, std::shared_ptr<const Config> config,
                const ConnectionInfo& conn)
     : worker_(worker), sink_(sink), config_(std::move(config)) {
-    info_.client_ip = conn.client_ip;
-    info_.client_port = conn.client_port;
-    info_.listener = conn.listener;
+    info_.client_ip = conn.ip_text();
+    info_.client_port = conn.port;
+    if (conn.listener) info_.listener = *conn.listener;
     info_.start = std::chrono::steady_clock::now();
     if (conn.tls) request_.scheme = "https";
 }

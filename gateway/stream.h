@@ -45,12 +45,19 @@ public:
     virtual void close_after_response() {}
 };
 
+// The client side of a connection, kept compact: idle connections are many.
 struct ConnectionInfo {
-    std::string client_ip;
-    uint16_t client_port = 0;
-    std::string listener;
+    uint8_t ip[16] = {};           // IPv4 in the first 4 bytes
+    uint16_t port = 0;
+    bool v6 = false;
     bool tls = false;
+    const std::string* listener = nullptr;  // interned name (see intern_name)
+
+    std::string ip_text() const;
 };
+
+// A process-wide copy of `name` that is never freed: listener names outlive any snapshot.
+const std::string* intern_name(std::string_view name);
 
 class Stream final : public StreamCallbacks, public DeferredDeletable, public Pooled<Stream> {
 public:

@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 namespace gw {
 
@@ -15,9 +17,9 @@ constexpr size_t kCopyBelow = 4 * 1024;   // smaller evbuffers are copied into t
 }  // namespace
 
 PlainTransport::PlainTransport(event_base* base, int fd, TransportHandler& handler, TransportScratch& scratch)
-    : base_(base), fd_(fd), handler_(handler), scratch_(scratch) {
+    : handler_(handler), scratch_(scratch), fd_(fd) {
     evutil_make_socket_nonblocking(fd_);
-    read_ev_.reset(event_new(base, fd_, EV_READ | EV_PERSIST, &PlainTransport::on_read_event, this));
+    event_assign(&read_ev_, base, fd_, EV_READ | EV_PERSIST, &PlainTransport::on_read_event, this);
 }
 
 PlainTransport::~PlainTransport() {
@@ -25,7 +27,7 @@ PlainTransport::~PlainTransport() {
         scratch_.stage.clear();
         scratch_.stage_owner = nullptr;
     }
-    read_ev_.reset();
+    event_del(&read_ev_);
     write_ev_.reset();
     if (fd_ >= 0) ::close(fd_);
 }
@@ -36,16 +38,19 @@ evbuffer* PlainTransport::out() {
 }
 
 void PlainTransport::want_write_event() {
-    if (!write_ev_) write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &PlainTransport::on_write_event, this));
+    if (!write_ev_) {
+        write_ev_.reset(event_new(event_get_base(&read_ev_), fd_, EV_WRITE | EV_PERSIST, &PlainTransport::on_write_event,
+                                  this));
+    }
 }
 
 void PlainTransport::set_reading(bool on) {
     if (on == reading_ || (on && (eof_ || aborted_))) return;
     reading_ = on;
     if (on) {
-        event_add(read_ev_.get(), nullptr);
+        event_add(&read_ev_, nullptr);
     } else {
-        event_del(read_ev_.get());
+        event_del(&read_ev_);
     }
 }
 
@@ -201,7 +206,7 @@ void PlainTransport::do_write(bool timed_out) {
 }
 
 void PlainTransport::watch_drain(size_t low) {
-    drain_low_ = low;
+    drain_low_ = static_cast<uint32_t>(std::min<size_t>(low, UINT32_MAX));
     watching_drain_ = true;
     if (output_pending() <= low && !aborted_) {
         want_write_event();
@@ -218,7 +223,7 @@ void PlainTransport::abort() {
         scratch_.stage.clear();
         scratch_.stage_owner = nullptr;
     }
-    event_del(read_ev_.get());
+    event_del(&read_ev_);
     if (write_ev_) event_del(write_ev_.get());
 }
 

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <string>
 
+#include <event2/event_struct.h>
+
 #include "gateway/libevent.h"
 
 namespace gw {
@@ -89,21 +91,20 @@ private:
     size_t out_len() const { return out_ ? evbuffer_get_length(out_.get()) : 0; }
     void want_write_event();
 
-    event_base* base_;
-    int fd_;
     TransportHandler& handler_;
     TransportScratch& scratch_;
     EvbufferPtr out_;       // created when a write does not go out at once
-    EventPtr read_ev_;
+    struct event read_ev_;  // embedded: one allocation less per connection (knows fd and base)
     EventPtr write_ev_;     // created on first need
     const timeval* send_timeout_ = nullptr;
-    size_t drain_low_ = 0;
-    bool watching_drain_ = false;
-    bool reading_ = false;
-    bool writing_ = false;
-    bool eof_ = false;
-    bool aborted_ = false;
+    uint32_t drain_low_ = 0;
     int error_ = 0;
+    int fd_;
+    bool watching_drain_ : 1 = false;
+    bool reading_ : 1 = false;
+    bool writing_ : 1 = false;
+    bool eof_ : 1 = false;
+    bool aborted_ : 1 = false;
 };
 
 }  // namespace gw

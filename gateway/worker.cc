@@ -49,7 +49,8 @@ Worker::~Worker() {
     // Client connections own streams, streams own upstream connections that pools count:
     // tear down in that order, pools last.
     ready_.clear();
-    connections_.clear();
+    for (Connection* c : all_connections()) delete c;
+    connections_ = nullptr;
     graveyard_.clear();
     upstreams_.reset();
     graveyard_.clear();
@@ -169,10 +170,19 @@ void Worker::accept_connection(ListenerSlot& slot, evutil_socket_t fd, sockaddr*
 
 void Worker::adopt(std::unique_ptr<Connection> conn) {
     if (!conn) return;
-    Connection* raw = conn.get();
-    connections_.push_front(std::move(conn));
-    raw->self_ = connections_.begin();
+    Connection* raw = conn.release();
+    raw->next_ = connections_;
+    if (connections_) connections_->prev_ = raw;
+    connections_ = raw;
+    ++connection_count_;
     raw->start();
+}
+
+std::vector<Connection*> Worker::all_connections() const {
+    std::vector<Connection*> out;
+    out.reserve(connection_count_);
+    for (Connection* c = connections_; c; c = c->next_) out.push_back(c);
+    return out;
 }
 
 void Worker::resume_later(Connection& conn) {
@@ -199,10 +209,15 @@ void Worker::on_ready(evutil_socket_t, short, void* arg) noexcept {
 void Worker::remove(Connection& conn) {
     std::erase(ready_, &conn);
     if (current_batch_) std::replace(current_batch_->begin(), current_batch_->end(), &conn, static_cast<Connection*>(nullptr));
-    auto it = conn.self_;
-    std::unique_ptr<Connection> owned = std::move(*it);
-    connections_.erase(it);
-    defer_delete(std::move(owned));
+    if (conn.prev_) {
+        conn.prev_->next_ = conn.next_;
+    } else {
+        connections_ = conn.next_;
+    }
+    if (conn.next_) conn.next_->prev_ = conn.prev_;
+    conn.prev_ = conn.next_ = nullptr;
+    --connection_count_;
+    defer_delete(std::unique_ptr<Connection>(&conn));
     if (draining_) maybe_finish_drain();
 }
 
@@ -277,17 +292,14 @@ void Worker::begin_drain(Duration timeout) {
     draining_ = true;
     listeners_.clear();
     // drain() may remove the connection from the list: iterate over a snapshot.
-    std::vector<Connection*> conns;
-    for (auto& c : connections_) conns.push_back(c.get());
-    for (Connection* c : conns) c->drain();
+    for (Connection* c : all_connections()) c->drain();
     event_add(drain_ev_.get(), &tv);
     maybe_finish_drain();
 }
 
 void Worker::on_drain_timeout(evutil_socket_t, short, void* arg) noexcept {
     auto* w = static_cast<Worker*>(arg);
-    std::vector<Connection*> conns;
-    for (auto& c : w->connections_) conns.push_back(c.get());
+    std::vector<Connection*> conns = w->all_connections();
     if (!conns.empty()) {
         log_warn("drain timeout: closing " + std::to_string(conns.size()) + " connection(s) on worker " +
                  std::to_string(w->index_));
@@ -297,7 +309,7 @@ void Worker::on_drain_timeout(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Worker::maybe_finish_drain() {
-    if (draining_ && connections_.empty()) {
+    if (draining_ && connection_count_ == 0) {
         flush_access_log();
         event_base_loopexit(base_.get(), nullptr);
     }

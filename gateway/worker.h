@@ -47,7 +47,9 @@ public:
 
 private:
     friend class Worker;
-    std::list<std::unique_ptr<Connection>>::iterator self_;
+    // The worker's list of live connections (intrusive: no allocation per connection).
+    Connection* prev_ = nullptr;
+    Connection* next_ = nullptr;
 };
 
 class Worker {
@@ -81,7 +83,7 @@ public:
     void adopt(std::unique_ptr<Connection> conn);
     void remove(Connection& conn);  // destroyed on the next loop turn
     void defer_delete(std::unique_ptr<DeferredDeletable> obj);
-    size_t connection_count() const { return connections_.size(); }
+    size_t connection_count() const { return connection_count_; }
 
     TimeCache& time() {
         time_.update(base_.get());
@@ -138,7 +140,9 @@ private:
     std::mutex post_mu_;
     std::vector<std::function<void()>> posted_;
     std::vector<std::unique_ptr<ListenerSlot>> listeners_;
-    std::list<std::unique_ptr<Connection>> connections_;
+    Connection* connections_ = nullptr;  // owned; freed through remove() or the destructor
+    size_t connection_count_ = 0;
+    std::vector<Connection*> all_connections() const;
     std::vector<std::unique_ptr<DeferredDeletable>> graveyard_;
     std::map<int64_t, const timeval*> timeouts_;
     TimeCache time_;

@@ -237,9 +237,10 @@ class Harness {
         config->router.add(route);
         worker = std::make_unique<gw::Worker>(0, config);
         gw::ConnectionInfo conn;
-        conn.client_ip = "127.0.0.1";
-        conn.client_port = 40000;
-        conn.listener = "127.0.0.1:0";
+        conn.ip[0] = 127;
+        conn.ip[3] = 1;
+        conn.port = 40000;
+        conn.listener = gw::intern_name("127.0.0.1:0");
         stream.reset(new gw::Stream(*worker, sink, config, conn));
     }
 
