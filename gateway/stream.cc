@@ -20,6 +20,18 @@
 namespace gw {
 
 std::string ConnectionInfo::ip_text() const {
+    if (!v6) {  // the common case, without inet_ntop's printf
+        char buf[16];
+        char* p = buf;
+        for (int i = 0; i < 4; ++i) {
+            unsigned v = ip[i];
+            if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+            if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+            *p++ = static_cast<char>('0' + v % 10);
+            if (i < 3) *p++ = '.';
+        }
+        return std::string(buf, static_cast<size_t>(p - buf));
+    }
     char buf[INET6_ADDRSTRLEN];
     if (!inet_ntop(v6 ? AF_INET6 : AF_INET, ip, buf, sizeof(buf))) return "-";
     return buf;

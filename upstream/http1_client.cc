@@ -30,13 +30,12 @@ UpstreamConnection::UpstreamConnection(Worker& worker, int fd, std::string pool_
       handler_(handler),
       codec_(Http1Codec::Mode::Response, response_limits()),
       body_(make_evbuffer()) {
-    timer_.reset(evtimer_new(worker_.base(), &UpstreamConnection::on_timer_event, this));
     resume_ev_.reset(event_new(worker_.base(), -1, 0, &UpstreamConnection::on_resume_event, this));
 }
 
 UpstreamConnection::~UpstreamConnection() {
+    worker_.timers().cancel(*this);
     connect_ev_.reset();
-    timer_.reset();
     resume_ev_.reset();
     if (transport_) {
         transport_.reset();  // closes the socket
@@ -221,17 +220,26 @@ void UpstreamConnection::close() {
     in_flight_ = false;
     reusable_ = false;
     connect_ev_.reset();
-    event_del(timer_.get());
+    timer_deadline_ = kNoDeadline;
+    worker_.timers().cancel(*this);
     event_del(resume_ev_.get());
     if (transport_) transport_->abort();
 }
 
-void UpstreamConnection::set_timer(Duration d) { event_add(timer_.get(), worker_.timeout(d)); }
-void UpstreamConnection::clear_timer() { event_del(timer_.get()); }
+void UpstreamConnection::set_timer(Duration d) {
+    timer_deadline_ = TimerQueue::now_ms() + d.count();
+    if (armed() && deadline() <= timer_deadline_) return;  // fires first, then moves on
+    worker_.timers().arm(*this, timer_deadline_);
+}
 
-void UpstreamConnection::on_timer_event(evutil_socket_t, short, void* arg) noexcept {
-    auto* c = static_cast<UpstreamConnection*>(arg);
-    if (c->handler_ && !c->closed_) c->handler_->on_upstream_timer(*c);
+void UpstreamConnection::on_deadline() {
+    if (closed_ || timer_deadline_ == kNoDeadline) return;
+    if (TimerQueue::now_ms() < timer_deadline_) {
+        worker_.timers().arm(*this, timer_deadline_);
+        return;
+    }
+    timer_deadline_ = kNoDeadline;
+    if (handler_) handler_->on_upstream_timer(*this);
 }
 
 }  // namespace gw

@@ -45,7 +45,7 @@ public:
     virtual void on_upstream_timer(UpstreamConnection& c) {}
 };
 
-class UpstreamConnection final : public TransportHandler, public DeferredDeletable {
+class UpstreamConnection final : public TransportHandler, public DeferredDeletable, public TimerNode {
 public:
     // Starts a non-blocking connect; the handler hears on_connected or on_upstream_error.
     static std::unique_ptr<UpstreamConnection> connect(Worker& worker, const sockaddr* addr, socklen_t len,
@@ -77,8 +77,11 @@ public:
     // Prepares a reusable connection for the pool (no request in flight).
     void reset_for_reuse();
 
+    // One deadline at a time; on_upstream_timer() when it passes. Moving a deadline later
+    // costs nothing until the earlier one fires.
     void set_timer(Duration d);
-    void clear_timer();
+    void clear_timer() { timer_deadline_ = kNoDeadline; }
+    void on_deadline() override;
 
     // Closes now; the object is destroyed by its owner (or deferred via the worker).
     void close();
@@ -92,7 +95,6 @@ public:
 private:
     UpstreamConnection(Worker& worker, int fd, std::string pool_key, UpstreamHandler* handler);
     static void on_connect_event(evutil_socket_t fd, short what, void* arg) noexcept;
-    static void on_timer_event(evutil_socket_t, short, void* arg) noexcept;
     void finish_connect(bool timed_out);
     static void on_resume_event(evutil_socket_t, short, void* arg) noexcept;
     void process();
@@ -105,8 +107,9 @@ private:
     UpstreamHandler* handler_;
     std::unique_ptr<Transport> transport_;
     EventPtr connect_ev_;
-    EventPtr timer_;
     EventPtr resume_ev_;
+    static constexpr int64_t kNoDeadline = INT64_MAX;
+    int64_t timer_deadline_ = kNoDeadline;
     Http1Codec codec_;
     InputBuffer in_;
     EvbufferPtr body_;

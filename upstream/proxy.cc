@@ -29,9 +29,25 @@ bool hop_by_hop(std::string_view n) {
     }
 }
 
-bool listed_in_connection(const Headers& h, std::string_view name) {
-    return h.has_token("connection", name);
-}
+// The field names a message's Connection header lists (RFC 9110 §7.6.1), collected once.
+class ConnectionTokens {
+public:
+    explicit ConnectionTokens(const Headers& h) {
+        for (const auto& f : h) {
+            if (!iequals(f.name, "connection")) continue;
+            for_each_list_token(f.value, [&](std::string_view t) { tokens_.push_back(t); });
+        }
+    }
+    bool lists(std::string_view name) const {
+        for (const auto& t : tokens_) {
+            if (iequals(t, name)) return true;
+        }
+        return false;
+    }
+
+private:
+    std::vector<std::string_view> tokens_;
+};
 
 // RFC 9110 §9.2.2.
 bool idempotent(std::string_view m) {
@@ -162,7 +178,7 @@ void ProxyTerminal::build_head(const RequestHead& req) {
     const std::string* xfh = nullptr;
     const std::string* fwd = nullptr;
     const std::string* via = nullptr;
-    const bool has_conn_list = req.headers.has("connection");
+    const ConnectionTokens listed(req.headers);
     for (const auto& f : req.headers) {
         const std::string& n = f.name;
         if (hop_by_hop(n) || iequals(n, "host") || iequals(n, "content-length") || iequals(n, "expect")) continue;
@@ -186,7 +202,7 @@ void ProxyTerminal::build_head(const RequestHead& req) {
             via = &f.value;
             continue;
         }
-        if (has_conn_list && listed_in_connection(req.headers, n)) continue;
+        if (listed.lists(n)) continue;
         h += n;
         h += ": ";
         h += f.value;
@@ -290,15 +306,8 @@ void ProxyTerminal::attempt() {
 void ProxyTerminal::acquire() {
     if (destroyed_) return;
     const Endpoint& ep = up_.endpoints()[static_cast<size_t>(endpoint_)];
-    char addr_text[64];
     const auto* sa = reinterpret_cast<const sockaddr*>(&addr_);
-    uint16_t port = ep.config.port;
-    if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr_)->sin_addr, addr_text, sizeof(addr_text));
-    } else {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr_)->sin6_addr, addr_text, sizeof(addr_text));
-    }
-    pool_ = &ctx_.pool(ep.key + "@" + addr_text + ":" + std::to_string(port));
+    pool_ = &ctx_.pool(ep.is_ip ? ep.pool_key : pool_key_for(ep.key, addr_));
     if ((conn_ = pool_->take_idle())) {
         conn_->set_handler(this);
         start_exchange();
@@ -429,11 +438,11 @@ void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bo
     out.status = head.status;
     out.reason = std::move(head.reason);
     out.headers.reserve(head.headers.size() + 1);
-    const bool has_conn_list = head.headers.has("connection");
+    const ConnectionTokens listed(head.headers);
     const std::string* via = nullptr;
     for (auto& f : head.headers.fields()) {
         if (hop_by_hop(f.name)) continue;
-        if (has_conn_list && listed_in_connection(head.headers, f.name)) continue;
+        if (listed.lists(f.name)) continue;
         if (cfg_.via && iequals(f.name, "via")) {
             via = &f.value;
             continue;

@@ -40,6 +40,21 @@ bool parse_ip(const std::string& host, uint16_t port, sockaddr_storage& out, soc
 
 }  // namespace
 
+std::string pool_key_for(const std::string& key, const sockaddr_storage& addr) {
+    char text[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (addr.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+        inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+        port = ntohs(a->sin_port);
+    } else {
+        auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+        inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+        port = ntohs(a->sin6_port);
+    }
+    return key + "@" + text + ":" + std::to_string(port);
+}
+
 int64_t monotonic_ms() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -77,6 +92,7 @@ Upstream::Upstream(UpstreamConfig config) : config_(std::move(config)) {
         e.key = config_.name + "/" + ep.address();
         e.is_ip = parse_ip(ep.host, ep.port, e.addr, e.addr_len);
         e.health = endpoint_health(e.key);
+        if (e.is_ip) e.pool_key = pool_key_for(e.key, e.addr);
         endpoints_.push_back(std::move(e));
     }
     if (config_.balance == Balance::ConsistentHash) {

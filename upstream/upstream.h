@@ -35,6 +35,7 @@ struct Endpoint {
     bool is_ip = false;
     sockaddr_storage addr{};  // when is_ip
     socklen_t addr_len = 0;
+    std::string pool_key;     // when is_ip: key@ip:port, the per-worker pool it uses
     std::shared_ptr<EndpointHealth> health;
 };
 
@@ -58,6 +59,9 @@ private:
     std::vector<Endpoint> endpoints_;
     std::vector<std::pair<uint64_t, uint32_t>> ring_;
 };
+
+// The pool of connections to `key`'s endpoint at a resolved address.
+std::string pool_key_for(const std::string& key, const sockaddr_storage& addr);
 
 // A process-wide registry so the same endpoint keeps its health across reloads.
 std::shared_ptr<EndpointHealth> endpoint_health(const std::string& key);
