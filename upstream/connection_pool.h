@@ -58,6 +58,7 @@ public:
     void on_connected(UpstreamConnection&) override {}
     void on_response_head(UpstreamConnection& c, ResponseHead&, bool) override { drop_idle(c); }
     void on_response_data(UpstreamConnection& c, evbuffer*, bool) override { drop_idle(c); }
+    void on_response_trailers(UpstreamConnection& c, const Headers&) override { drop_idle(c); }
     void on_upstream_error(UpstreamConnection& c, UpstreamFailure, bool) override { drop_idle(c); }
     void on_upstream_timer(UpstreamConnection& c) override { drop_idle(c); }
 

@@ -78,6 +78,7 @@ struct HealthChecker::Probe final : UpstreamHandler {
     void on_response_data(UpstreamConnection&, evbuffer* data, bool) override {
         evbuffer_drain(data, evbuffer_get_length(data));
     }
+    void on_response_trailers(UpstreamConnection&, const Headers&) override {}
     void on_upstream_error(UpstreamConnection&, UpstreamFailure f, bool) override {
         verdict(false, f == UpstreamFailure::ConnectFailed ? "connection refused" : "connection failed");
     }

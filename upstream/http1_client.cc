@@ -141,6 +141,7 @@ void UpstreamConnection::on_eof() {
 }
 
 void UpstreamConnection::process() {
+    bool stalled = false;  // the codec needs bytes that, after an EOF, will never come
     while (!closed_ && in_flight_ && !paused_) {
         size_t avail = in_.size();
         if (avail == 0 && !codec_.at_message_end()) break;
@@ -148,7 +149,7 @@ void UpstreamConnection::process() {
         Http1Codec::Step s = codec_.step(in_.peek(want), avail);
         if (s.skip) in_.consume(s.skip);
         switch (s.kind) {
-            case Http1Codec::Kind::NeedMore: goto done;
+            case Http1Codec::Kind::NeedMore: stalled = true; goto done;
             case Http1Codec::Kind::Head: {
                 response_started_ = true;
                 ResponseHead& head = codec_.response();
@@ -171,15 +172,20 @@ void UpstreamConnection::process() {
                 break;
             case Http1Codec::Kind::MessageEnd:
                 finish_response();
-                if (handler_ && !codec_.trailers().empty()) handler_->on_response_trailers(*this, codec_.trailers());
-                if (handler_) handler_->on_response_data(*this, body_.get(), true);
+                // Trailers end the response themselves; otherwise an empty end of body does.
+                if (!handler_) break;
+                if (!codec_.trailers().empty()) {
+                    handler_->on_response_trailers(*this, codec_.trailers());
+                } else {
+                    handler_->on_response_data(*this, body_.get(), true);
+                }
                 break;
             case Http1Codec::Kind::Paused: goto done;
             case Http1Codec::Kind::Error: fail(UpstreamFailure::Protocol); return;
         }
     }
 done:
-    if (eof_ && !closed_ && !paused_ && in_.size() == 0) {
+    if (eof_ && !closed_ && !paused_ && (in_.size() == 0 || stalled)) {
         if (!in_flight_) {
             fail(UpstreamFailure::Reset);  // an idle connection the peer closed
             return;

@@ -37,7 +37,8 @@ public:
     // A response head; 1xx heads come first, then the final one.
     virtual void on_response_head(UpstreamConnection& c, ResponseHead& head, bool end_stream) = 0;
     virtual void on_response_data(UpstreamConnection& c, evbuffer* data, bool end_stream) = 0;
-    virtual void on_response_trailers(UpstreamConnection& c, const Headers& trailers) {}
+    // The response ended with trailer fields (instead of an on_response_data end_stream).
+    virtual void on_response_trailers(UpstreamConnection& c, const Headers& trailers) = 0;
     // The connection failed. `response_started`: some response bytes had arrived.
     virtual void on_upstream_error(UpstreamConnection& c, UpstreamFailure f, bool response_started) = 0;
     // The request output fell below the low watermark (after watch_drain()).
