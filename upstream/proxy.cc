@@ -549,7 +549,7 @@ void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::st
     }
     // Retry only what cannot have had an effect, or what may safely be repeated: nothing
     // reached the upstream (connect failures), or an idempotent request without a body
-    // already sent was cut before any response byte.
+    // already sent was cut before a complete response head (nothing reached the client).
     bool nothing_sent = f == UpstreamFailure::ConnectFailed || f == UpstreamFailure::ConnectTimeout;
     bool safe_again = f == UpstreamFailure::Reset && idempotent(method_) && !body_forwarded_;
     if ((nothing_sent || safe_again) && retries_ < up_.config().retries.attempts &&

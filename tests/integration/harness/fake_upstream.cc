@@ -214,7 +214,8 @@ FakeUpstream::Script FakeUpstream::respond_always(std::string response) {
     };
 }
 
-FakeUpstream::Script FakeUpstream::respond_with(std::function<std::string(const FakeRequest&)> responder) {
+FakeUpstream::Script FakeUpstream::respond_with(
+    std::function<std::string(const FakeRequest&)> responder) {
     return [responder = std::move(responder)](FakeConn& c) {
         while (auto r = c.read_request(10000)) {
             if (!c.send(responder(*r))) return;
