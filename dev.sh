@@ -3,6 +3,7 @@
 #   ./dev.sh run [FILE]   install what is missing, build, run squall on FILE (conf/squall.toml)
 #   ./dev.sh test         install what is missing, build, run every test
 #   ./dev.sh build        build only (build/squall)
+#   ./dev.sh asan         build with ASan+UBSan and run every test (build-asan/)
 #   ./dev.sh fuzz [SECS]  build the libFuzzer targets with clang and run each for SECS (60)
 #   ./dev.sh bench        compare Squall with nginx (bench/README.md)
 set -euo pipefail
@@ -37,6 +38,12 @@ case "$cmd" in
     cmake --build build -j "$jobs"
     cd build && ctest --output-on-failure -j "$jobs" --timeout 600
     ;;
+  asan)
+    scripts/deps.sh test
+    configure build-asan -DGW_TESTS=ON -DGW_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+    cmake --build build-asan -j "$jobs"
+    cd build-asan && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs" --timeout 900
+    ;;
   fuzz)
     scripts/deps.sh fuzz
     CC=clang CXX=clang++ configure build-fuzz -DGW_FUZZ=ON -DGW_TESTS=OFF
@@ -60,7 +67,7 @@ case "$cmd" in
     exec bench/respond.sh "$@"
     ;;
   *)
-    sed -n '2,8p' "$0" >&2
+    sed -n '2,9p' "$0" >&2
     exit 2
     ;;
 esac
