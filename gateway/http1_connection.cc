@@ -289,8 +289,17 @@ void Http1Connection::on_response_complete() {
     if (processing_) {
         reprocess_ = true;
     } else {
-        transport_.flush();
+        flush_soon();
         worker_.resume_later(*this);
+    }
+}
+
+void Http1Connection::flush_soon() {
+    if (processing_) return;
+    if (worker_.in_batch()) {
+        worker_.defer_flush(*this);
+    } else {
+        transport_.flush();
     }
 }
 
@@ -507,8 +516,8 @@ void Http1Connection::send_head(ResponseHead& head, bool end_stream) {
     write_head(head, end_stream);
     if (end_stream) {
         on_response_complete();
-    } else if (!processing_) {
-        transport_.flush();
+    } else {
+        flush_soon();
     }
 }
 
@@ -522,7 +531,7 @@ void Http1Connection::send_interim(const ResponseHead& head) {
     out.clear();
     serialize_response_head(head, HttpVersion::Http11, out);
     transport_.write(out.data(), out.size());
-    if (!processing_) transport_.flush();
+    flush_soon();
 }
 
 void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* trailers) {
@@ -580,7 +589,7 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
         on_response_complete();
         return;
     }
-    if (!processing_) transport_.flush();
+    flush_soon();
     if (transport_.output_pending() > kDownstreamHighWatermark) transport_.watch_drain(kDownstreamHighWatermark / 2);
 }
 

@@ -31,6 +31,9 @@ public:
     void drain() override;
     void force_close() override { close_now(); }
     void on_resume() override { process_input(); }
+    void flush_deferred() override {
+        if (phase_ != Phase::Closed) transport_.flush();
+    }
 
     // TimerNode
     void on_deadline() override;
@@ -73,6 +76,9 @@ private:
     void arm(Timer t);
     Http1Codec& codec();
     void update_reading();
+    // Writes now, or at the end of the current batch (Worker::Batch), or at the end of
+    // process_input() when inside it.
+    void flush_soon();
     void write_head(const ResponseHead& head, bool end_stream);
 
     Worker& worker_;

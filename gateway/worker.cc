@@ -206,8 +206,28 @@ void Worker::on_ready(evutil_socket_t, short, void* arg) noexcept {
     }
 }
 
+void Worker::defer_flush(Connection& conn) {
+    if (std::find(deferred_flush_.begin(), deferred_flush_.end(), &conn) == deferred_flush_.end()) {
+        deferred_flush_.push_back(&conn);
+    }
+}
+
+void Worker::run_deferred_flushes() {
+    // A flush can close a connection, which removes it from the list: work on a copy.
+    std::vector<Connection*> batch;
+    batch.swap(deferred_flush_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (!batch[i]) continue;
+        current_flush_ = &batch;
+        batch[i]->flush_deferred();
+        current_flush_ = nullptr;
+    }
+}
+
 void Worker::remove(Connection& conn) {
     std::erase(ready_, &conn);
+    std::erase(deferred_flush_, &conn);
+    if (current_flush_) std::replace(current_flush_->begin(), current_flush_->end(), &conn, static_cast<Connection*>(nullptr));
     if (current_batch_) std::replace(current_batch_->begin(), current_batch_->end(), &conn, static_cast<Connection*>(nullptr));
     if (conn.prev_) {
         conn.prev_->next_ = conn.next_;

@@ -44,6 +44,8 @@ public:
     virtual void force_close() = 0;
     // The work scheduled with Worker::resume_later().
     virtual void on_resume() {}
+    // Writes what was queued during a Worker::Batch (see defer_flush()).
+    virtual void flush_deferred() {}
 
 private:
     friend class Worker;
@@ -100,6 +102,24 @@ public:
     // Runs conn.start()-style work later: `resume(conn)` calls conn.on_resume() on the next
     // loop turn, unless the connection is removed first.
     void resume_later(Connection& conn);
+
+    // While a Batch lives (say, one upstream read handing a response head and body to a
+    // client), client writes wait and leave together when the outermost Batch ends: one
+    // send instead of one per piece.
+    class Batch {
+    public:
+        explicit Batch(Worker& w) : w_(w) { ++w_.batch_depth_; }
+        ~Batch() {
+            if (--w_.batch_depth_ == 0 && !w_.deferred_flush_.empty()) w_.run_deferred_flushes();
+        }
+        Batch(const Batch&) = delete;
+        Batch& operator=(const Batch&) = delete;
+
+    private:
+        Worker& w_;
+    };
+    bool in_batch() const { return batch_depth_ > 0; }
+    void defer_flush(Connection& conn);
     bool access_log_enabled() const { return log_sink_ != nullptr; }
     // Buffers one access log line; written once per loop turn.
     void access_log(const RequestHead& req, const StreamInfo& info);
@@ -152,6 +172,10 @@ private:
     std::string scratch_string_;
     std::vector<Connection*> ready_;
     std::vector<Connection*>* current_batch_ = nullptr;
+    int batch_depth_ = 0;
+    std::vector<Connection*> deferred_flush_;
+    std::vector<Connection*>* current_flush_ = nullptr;
+    void run_deferred_flushes();
     EventPtr ready_ev_;
     std::mt19937_64 rng_;
     std::string log_buf_;

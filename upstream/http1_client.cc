@@ -121,6 +121,7 @@ void UpstreamConnection::set_reading(bool on) {
 
 void UpstreamConnection::on_resume_event(evutil_socket_t, short, void* arg) noexcept {
     auto* c = static_cast<UpstreamConnection*>(arg);
+    Worker::Batch batch(c->worker_);
     c->process();
 }
 
@@ -131,12 +132,16 @@ void UpstreamConnection::on_data(const char* data, size_t len) {
         return;
     }
     in_.begin_read(data, len);
-    process();
+    {
+        Worker::Batch batch(worker_);  // a response head and body leave for the client together
+        process();
+    }
     in_.end_read(closed_);
 }
 
 void UpstreamConnection::on_eof() {
     eof_ = true;
+    Worker::Batch batch(worker_);
     process();
 }
 
