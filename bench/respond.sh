@@ -19,7 +19,7 @@ squall=$(realpath "$squall")
 for t in nginx wrk taskset python3; do command -v $t >/dev/null || { echo "missing: $t" >&2; exit 1; }; done
 dir=${out:-${BENCH_STATE:-/var/tmp/squall-bench}/respond/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$dir/nginx-tmp" && dir=$(realpath "$dir")
-lua=/work/shared/bench/lib/wrk_json.lua   # prints one "WRKJSON {...}" line at the end of a wrk run
+lua=$root/../shared/bench/lib/wrk_json.lua   # prints one "WRKJSON {...}" line at the end of a wrk run
 [[ -f $lua ]] || { echo "missing $lua" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || true
 body='hello from the benchmark origin\n'  # 32 bytes once \n is a newline
