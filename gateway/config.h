@@ -23,6 +23,7 @@ namespace gw {
 class ErrorPages;
 class FilterFactory;
 class AccessLogSink;
+struct StaticConfig;
 
 enum class LogLevel { Debug, Info, Warn, Error };
 enum class AccessLogFormat { Combined, Json };
@@ -89,6 +90,8 @@ public:
     std::map<std::string, FilterEntry, std::less<>> filters;
     Router router;
     std::shared_ptr<const ErrorPages> error_pages;
+    // Every static route's settings, for versioned URLs in templates ({{#static_url}}).
+    std::vector<std::shared_ptr<const StaticConfig>> static_sites;
     // Runtime attachment set by the server before the snapshot is published.
     std::shared_ptr<AccessLogSink> access_log;
 

@@ -67,6 +67,10 @@ public:
     // response hooks of the filters already entered. Ends the request phase; the terminal, if
     // started, is destroyed. After the response head has been sent, resets the stream instead.
     virtual void send_local_reply(int status, std::string_view detail = {}) = 0;
+    // send_local_reply() with extra response headers (Allow for a 405, Content-Range for a 416).
+    virtual void send_local_reply_with(int status, std::string_view detail, Headers extra) {
+        send_local_reply(status, detail);
+    }
     // A local reply with an explicit head and body (redirects, respond routes).
     virtual void send_local_response(ResponseHead head, std::string body) = 0;
 

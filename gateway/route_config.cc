@@ -6,6 +6,7 @@
 
 #include "gateway/local_handlers.h"
 #include "static/error_pages.h"
+#include "static/static_files.h"
 #include "upstream/proxy.h"
 
 namespace gw {
@@ -181,7 +182,7 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
         }
 
         // Exactly one terminal.
-        static constexpr std::string_view kTerminals[] = {"respond", "redirect", "health", "echo", "proxy"};
+        static constexpr std::string_view kTerminals[] = {"proxy", "static", "respond", "redirect", "health", "echo"};
         std::vector<std::string_view> present;
         for (auto k : kTerminals) {
             if (t.has(k)) present.push_back(k);
@@ -190,7 +191,7 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
             t.error(present[1], "a route has one action; it has both '" + std::string(present[0]) + "' and '" +
                                     std::string(present[1]) + "'");
         } else if (present.empty()) {
-            t.error_here("route '" + r->name + "' needs an action: proxy, respond, redirect, health or echo");
+            t.error_here("route '" + r->name + "' needs an action: proxy, static, respond, redirect, health or echo");
         }
         if (auto rt = t.get_table("respond")) {
             r->terminal = parse_respond(*rt, cfg.base_dir);
@@ -198,6 +199,8 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
             r->terminal = parse_redirect(*rt, m);
         } else if (auto rt = t.get_table("proxy")) {
             r->terminal = parse_proxy(*rt, cfg, m);
+        } else if (auto rt = t.get_table("static")) {
+            r->terminal = parse_static(*rt, cfg, m);
         }
         if (auto h = t.get_bool("health")) {
             if (*h) {

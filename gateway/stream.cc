@@ -16,6 +16,7 @@
 #include "gateway/log.h"
 #include "gateway/path.h"
 #include "static/error_pages.h"
+#include "static/static_files.h"
 
 namespace gw {
 
@@ -275,7 +276,9 @@ void Stream::finish_request_phase() {
 
 // ---- local replies ----
 
-void Stream::send_local_reply(int status, std::string_view detail) {
+void Stream::send_local_reply(int status, std::string_view detail) { send_local_reply_with(status, detail, Headers{}); }
+
+void Stream::send_local_reply_with(int status, std::string_view detail, Headers extra) {
     info_.error_detail.assign(detail);
     if (status >= 500) {
         log_warn(std::to_string(status) + " for " + request_.method + " " + request_.target + " (rid=" +
@@ -298,12 +301,18 @@ void Stream::send_local_reply(int status, std::string_view detail) {
     ctx.route = info_.route_name;
     ctx.method = request_.method;
     ctx.path = request_.path;
+    const Config& cfg = *config_;
+    std::function<std::string(std::string_view)> static_url = [&cfg](std::string_view p) {
+        return versioned_url(cfg, p);
+    };
+    if (!cfg.static_sites.empty()) ctx.static_url = &static_url;
     std::string body = pages.render(ctx, json);
     ResponseHead head;
     head.status = status;
     head.headers.add("Content-Type", json ? "application/json" : "text/html; charset=utf-8");
     head.headers.add("Content-Length", std::to_string(body.size()));
     head.headers.add("Cache-Control", "no-store");
+    for (auto& f : extra.fields()) head.headers.add(std::move(f.name), std::move(f.value));
     send_local_response(std::move(head), std::move(body));
 }
 

@@ -87,6 +87,7 @@ public:
     void resume_request() override;
     void resume_response() override;
     void send_local_reply(int status, std::string_view detail = {}) override;
+    void send_local_reply_with(int status, std::string_view detail, Headers extra) override;
     void send_local_response(ResponseHead head, std::string body) override;
     void send_response_head(ResponseHead head, bool end_stream) override;
     void send_response_data(evbuffer* data, bool end_stream) override;

@@ -198,6 +198,18 @@ void PlainTransport::do_write(bool timed_out) {
     flush();
     if (error_ != 0) return;
     size_t after = output_pending();
+    // Writable, yet nothing left: a file that shrank under sendfile writes nothing forever.
+    if (writing_ && after == before && after > 0) {
+        if (++stalls_ >= 3) {
+            error_ = EIO;
+            writing_ = false;
+            event_del(write_ev_.get());
+            handler_.on_transport_error(error_);
+            return;
+        }
+    } else {
+        stalls_ = 0;
+    }
     if (writing_ && after < before && send_timeout_) event_add(write_ev_.get(), send_timeout_);  // progress: restart the clock
     if (watching_drain_ && after <= drain_low_) {
         watching_drain_ = false;

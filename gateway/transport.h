@@ -99,6 +99,7 @@ private:
     const timeval* send_timeout_ = nullptr;
     uint32_t drain_low_ = 0;
     int error_ = 0;
+    uint8_t stalls_ = 0;  // writable events that wrote nothing, in a row
     int fd_;
     bool watching_drain_ : 1 = false;
     bool reading_ : 1 = false;

@@ -12,6 +12,7 @@
 #include "gateway/access_log.h"
 #include "gateway/http1_connection.h"
 #include "gateway/log.h"
+#include "static/file_cache.h"
 #include "upstream/upstream_context.h"
 
 namespace gw {
@@ -54,6 +55,7 @@ Worker::~Worker() {
     graveyard_.clear();
     upstreams_.reset();
     graveyard_.clear();
+    file_cache_.reset();
     listeners_.clear();
     post_ev_.reset();
     cleanup_ev_.reset();
@@ -287,6 +289,11 @@ void Worker::flush_access_log() {
     if (log_buf_.empty()) return;
     if (log_sink_) log_sink_->write(log_buf_);
     log_buf_.clear();
+}
+
+FileCache& Worker::file_cache() {
+    if (!file_cache_) file_cache_ = std::make_unique<FileCache>();
+    return *file_cache_;
 }
 
 UpstreamContext& Worker::upstreams() {

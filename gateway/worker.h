@@ -26,6 +26,7 @@ namespace gw {
 
 class AccessLogSink;
 class UpstreamContext;
+class FileCache;
 
 // Anything destroyed on the next loop turn instead of inside its own callback stack.
 class DeferredDeletable {
@@ -125,6 +126,8 @@ public:
     void access_log(const RequestHead& req, const StreamInfo& info);
     // Pools, balancers, retry budgets, resolver (created on first use).
     UpstreamContext& upstreams();
+    // Recently opened static files (created on first use).
+    FileCache& file_cache();
     // A libevent common timeout for `d` (O(1) timer queues for the usual durations).
     const timeval* timeout(Duration d);
 
@@ -181,6 +184,7 @@ private:
     std::string log_buf_;
     std::shared_ptr<AccessLogSink> log_sink_;
     std::unique_ptr<UpstreamContext> upstreams_;
+    std::unique_ptr<FileCache> file_cache_;
     bool draining_ = false;
     std::atomic<bool> stopped_{false};
     std::thread thread_;

@@ -166,6 +166,13 @@ std::string ErrorPages::render(const ErrorContext& ctx, bool json) const {
     } else {
         data.set("detail", std::string(ctx.detail));
     }
+    const auto* static_url = ctx.static_url;
+    data.set("static_url", kainjow::mustache::lambda{[static_url](const std::string& text) -> std::string {
+                 std::string path = text;
+                 while (!path.empty() && (path.front() == ' ' || path.front() == '\n')) path.erase(0, 1);
+                 while (!path.empty() && (path.back() == ' ' || path.back() == '\n')) path.pop_back();
+                 return static_url ? (*static_url)(path) : path;
+             }});
     std::lock_guard<std::mutex> lock(t->mu);
     return t->tmpl.render(data);
 }

@@ -4,6 +4,7 @@
 //   <status>.html, <class>xx.html, error.html   (and the same names with .json)
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,8 @@ struct ErrorContext {
     std::string_view route;
     std::string_view method;
     std::string_view path;
+    // URL path → versioned URL, for {{#static_url}}/css/site.css{{/static_url}} (may be null).
+    const std::function<std::string(std::string_view)>* static_url = nullptr;
 };
 
 class ErrorPages {
