@@ -25,6 +25,18 @@ OpenFile::~OpenFile() {
     }
 }
 
+const std::string* OpenFile::small() const {
+    if (!small_read_) {
+        small_read_ = true;
+        auto size = static_cast<size_t>(st.st_size);
+        small_.resize(size);
+        ssize_t got = size ? pread(fd, small_.data(), size, 0) : 0;
+        small_ok_ = got == static_cast<ssize_t>(size);
+        if (!small_ok_) small_.clear();
+    }
+    return small_ok_ ? &small_ : nullptr;
+}
+
 int open_beneath(int root_fd, std::string_view rel, bool follow_symlinks) {
     std::string path = rel.empty() ? std::string(".") : std::string(rel);
     open_how how{};
@@ -94,14 +106,7 @@ std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& 
             e.err = errno;
         } else if (f->is_regular()) {
             auto size = static_cast<uint64_t>(f->st.st_size);
-            if (size <= OpenFile::kSmallFile) {
-                f->small.resize(size);
-                ssize_t got = size ? pread(fd, f->small.data(), size, 0) : 0;
-                if (got != static_cast<ssize_t>(size)) {
-                    e.err = EIO;
-                    f.reset();
-                }
-            } else {
+            if (size > OpenFile::kSmallFile) {
                 f->segment = evbuffer_file_segment_new(
                     fd, 0, static_cast<ev_off_t>(size),
                     EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP | EVBUF_FS_DISABLE_LOCKING);
@@ -141,8 +146,8 @@ std::string content_hash(const OpenFile& f) {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
     bool ok = true;
-    if (!f.small.empty() || f.st.st_size == 0) {
-        EVP_DigestUpdate(ctx, f.small.data(), f.small.size());
+    if (f.segment == nullptr && static_cast<uint64_t>(f.st.st_size) <= OpenFile::kSmallFile && f.small()) {
+        EVP_DigestUpdate(ctx, f.small()->data(), f.small()->size());
     } else {
         char buf[64 * 1024];
         off_t off = 0;

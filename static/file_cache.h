@@ -22,10 +22,17 @@ struct OpenFile {
     int fd = -1;                            // owned by `segment` when there is one
     struct stat st {};
     evbuffer_file_segment* segment = nullptr;  // regular files larger than kSmallFile
-    std::string small;                      // the content of small regular files
     static constexpr size_t kSmallFile = 64 * 1024;
+    // The content of a small regular file, read on first use (a HEAD never reads it).
+    // nullptr when the read failed.
+    const std::string* small() const;
     bool is_dir() const { return S_ISDIR(st.st_mode); }
     bool is_regular() const { return S_ISREG(st.st_mode); }
+
+private:
+    mutable std::string small_;
+    mutable bool small_read_ = false;
+    mutable bool small_ok_ = false;
 };
 
 class FileCache {

@@ -136,7 +136,8 @@ private:
     void serve_file(const RequestHead& req, const std::string& rel, std::shared_ptr<const OpenFile> file);
     void serve_listing(const RequestHead& req, const std::string& rel, const OpenFile& dir);
     void serve_manifest(const RequestHead& req);
-    void add_body(evbuffer* out, const OpenFile& f, uint64_t offset, uint64_t length);
+    // Appends the bytes; false when the file no longer has them (it changed while served).
+    bool add_body(evbuffer* out, const OpenFile& f, uint64_t offset, uint64_t length);
 
     StreamCallbacks& stream_;
     std::shared_ptr<const StaticConfig> cfg_;
@@ -236,21 +237,24 @@ void StaticTerminal::serve_directory(const RequestHead& req, const std::string& 
     stream_.send_local_reply(403, "directory listing is disabled");
 }
 
-void StaticTerminal::add_body(evbuffer* out, const OpenFile& f, uint64_t offset, uint64_t length) {
-    if (length == 0) return;
+bool StaticTerminal::add_body(evbuffer* out, const OpenFile& f, uint64_t offset, uint64_t length) {
+    if (length == 0) return true;
     if (f.segment == nullptr) {
-        evbuffer_add(out, f.small.data() + offset, length);
-        return;
+        const std::string* content = f.small();
+        if (!content || offset + length > content->size()) return false;
+        evbuffer_add(out, content->data() + offset, length);
+        return true;
     }
     if (length <= kCopyBelow) {
         // Small slices of big files are read: sendfile segments must never be copied out of
         // an evbuffer (the transport copies small buffers).
         std::string tmp(length, '\0');
         ssize_t n = pread(f.fd, tmp.data(), length, static_cast<off_t>(offset));
-        if (n > 0) evbuffer_add(out, tmp.data(), static_cast<size_t>(n));
-        return;
+        if (n != static_cast<ssize_t>(length)) return false;  // the file shrank under us
+        evbuffer_add(out, tmp.data(), length);
+        return true;
     }
-    evbuffer_add_file_segment(out, f.segment, static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length));
+    return evbuffer_add_file_segment(out, f.segment, static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length)) == 0;
 }
 
 void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, std::shared_ptr<const OpenFile> file) {
@@ -317,12 +321,13 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
     if (!encoding.empty()) head.headers.add("Content-Encoding", std::string(encoding));
     evbuffer* out = stream_.worker().scratch_evbuffer();
     const bool head_only = req.method == "HEAD";
+    bool body_ok = true;
 
     if (range.kind == RangeRequest::Kind::Whole) {
         head.status = 200;
         head.headers.add("Content-Type", type);
         head.headers.add("Content-Length", std::to_string(size));
-        if (!head_only) add_body(out, *body, 0, size);
+        body_ok = head_only || add_body(out, *body, 0, size);
     } else if (range.ranges.size() == 1) {
         const ByteRange& br = range.ranges.front();
         head.status = 206;
@@ -330,7 +335,7 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
         head.headers.add("Content-Range", "bytes " + std::to_string(br.first) + "-" + std::to_string(br.last) + "/" +
                                               std::to_string(size));
         head.headers.add("Content-Length", std::to_string(br.length()));
-        if (!head_only) add_body(out, *body, br.first, br.length());
+        body_ok = head_only || add_body(out, *body, br.first, br.length());
     } else {
         // RFC 9110 §14.6: multipart/byteranges, each part with its own Content-Range.
         std::string boundary = "squall-" + stream_.request_id();
@@ -348,12 +353,17 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
         head.headers.add("Content-Type", "multipart/byteranges; boundary=" + boundary);
         head.headers.add("Content-Length", std::to_string(total));
         if (!head_only) {
-            for (size_t i = 0; i < range.ranges.size(); ++i) {
+            for (size_t i = 0; i < range.ranges.size() && body_ok; ++i) {
                 evbuffer_add(out, part_heads[i].data(), part_heads[i].size());
-                add_body(out, *body, range.ranges[i].first, range.ranges[i].length());
+                body_ok = add_body(out, *body, range.ranges[i].first, range.ranges[i].length());
             }
             evbuffer_add(out, tail.data(), tail.size());
         }
+    }
+    if (!body_ok) {
+        evbuffer_drain(out, evbuffer_get_length(out));
+        stream_.send_local_reply(500, "the file changed while it was being read");
+        return;
     }
     if (head_only || evbuffer_get_length(out) == 0) {
         evbuffer_drain(out, evbuffer_get_length(out));
