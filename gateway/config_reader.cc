@@ -49,12 +49,19 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
     enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral } in = In::Code;
     uint32_t line = 1, col = 1;
+    // The last significant character outside strings: a quote opens a string only where a
+    // key or value may start, not in the middle of a bare token (`0:"` is not a string).
+    char prev = '\n';
     for (size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
         auto starts = [&](std::string_view s) { return text.substr(i, s.size()) == s; };
+        const bool string_may_start =
+            prev == '\n' || prev == '=' || prev == '[' || prev == ',' || prev == '{' || prev == '.';
         switch (in) {
             case In::Code:
-                if (c == '#') {
+                if ((c == '"' || c == '\'') && !string_may_start) {
+                    prev = c;  // part of a malformed token; toml++ reports it
+                } else if (c == '#') {
                     in = In::Comment;
                 } else if (starts("\"\"\"")) {
                     in = In::MultiBasic;
@@ -71,10 +78,15 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                 } else if (static_cast<unsigned char>(c) >= 0x80) {
                     errors.error(SourceLoc{line, col}, "non-ASCII character outside a string or comment");
                     return false;
+                } else if (c != ' ' && c != '\t' && c != '\r') {
+                    prev = c;
                 }
                 break;
             case In::Comment:
-                if (c == '\n') in = In::Code;
+                if (c == '\n') {
+                    in = In::Code;
+                    prev = '\n';
+                }
                 break;
             case In::Basic:
                 if (c == '\\' && i + 1 < text.size()) {
@@ -86,10 +98,14 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                     ++col;
                 } else if (c == '"' || c == '\n') {
                     in = In::Code;
+                    prev = c == '\n' ? '\n' : 's';
                 }
                 break;
             case In::Literal:
-                if (c == '\'' || c == '\n') in = In::Code;
+                if (c == '\'' || c == '\n') {
+                    in = In::Code;
+                    prev = c == '\n' ? '\n' : 's';
+                }
                 break;
             case In::MultiBasic:
                 if (c == '\\' && i + 1 < text.size()) {
@@ -113,6 +129,7 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                     ++col;
                 } else if (starts("\"\"\"")) {
                     in = In::Code;
+                    prev = 's';
                     i += 2;
                     col += 2;
                 }
@@ -120,6 +137,7 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
             case In::MultiLiteral:
                 if (starts("'''")) {
                     in = In::Code;
+                    prev = 's';
                     i += 2;
                     col += 2;
                 }

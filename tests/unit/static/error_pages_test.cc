@@ -232,3 +232,20 @@ TEST_CASE("a missing directory is an error at the config location", "[unit][erro
     CHECK(contains(errors.format(), "t.toml:3:7: error: cannot read error page directory"));
     CHECK(pages == builtin);
 }
+
+TEST_CASE("templates reach versioned static URLs through the static_url lambda", "[unit][error_pages]") {
+    TempDir dir;
+    dir.write("404.html", "<link href=\"{{#static_url}} /s/site.css {{/static_url}}\">");
+    gw::ConfigErrors errors("t.toml");
+    auto pages = load(dir.path(), gw::ErrorPages::builtin(), errors);
+    REQUIRE_FALSE(errors.has_errors());
+    std::function<std::string(std::string_view)> resolve = [](std::string_view p) {
+        return std::string(p) + "?v=abc123";
+    };
+    auto c = ctx(404, "Not Found");
+    c.static_url = &resolve;
+    CHECK(pages->render(c, false) == "<link href=\"/s/site.css?v=abc123\">");
+    // Without static routes the path is left as written.
+    c.static_url = nullptr;
+    CHECK(pages->render(c, false) == "<link href=\"/s/site.css\">");
+}
