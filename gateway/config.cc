@@ -29,12 +29,8 @@ std::string resolve_path(const std::string& base_dir, const std::string& path) {
     return base_dir + "/" + path;
 }
 
-bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_t& len) {
-    std::string host;
-    uint16_t port = 0;
-    std::string t(text);
-    if (!t.empty() && t.front() == ':') t = "0.0.0.0" + t;
-    if (!split_host_port(t, host, port, true)) return false;  // port 0: the kernel picks one
+bool make_sockaddr(std::string_view ip, uint16_t port, sockaddr_storage& out, socklen_t& len) {
+    std::string host(ip);
     std::memset(&out, 0, sizeof(out));
     auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
@@ -50,14 +46,17 @@ bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_
         len = sizeof(sockaddr_in6);
         return true;
     }
-    if (host == "localhost") {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        len = sizeof(sockaddr_in);
-        return true;
-    }
     return false;
+}
+
+bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_t& len) {
+    std::string host;
+    uint16_t port = 0;
+    std::string t(text);
+    if (!t.empty() && t.front() == ':') t = "0.0.0.0" + t;
+    if (!split_host_port(t, host, port, true)) return false;  // port 0: the kernel picks one
+    if (make_sockaddr(host, port, out, len)) return true;
+    return host == "localhost" && make_sockaddr("127.0.0.1", port, out, len);
 }
 
 namespace {
@@ -94,19 +93,10 @@ void parse_server(Config& cfg, ConfigTable& t) {
     }
     if (auto to = t.get_table("timeouts")) {
         TimeoutsConfig& tc = s.timeouts;
-        auto positive = [&](std::string_view key, Duration& out) {
-            if (auto v = to->get_duration(key)) {
-                if (v->count() <= 0) {
-                    to->error(key, "'" + std::string(key) + "' must be greater than zero");
-                } else {
-                    out = *v;
-                }
-            }
-        };
-        positive("header", tc.header);
-        positive("body", tc.body);
-        positive("keepalive", tc.keepalive);
-        positive("send", tc.send);
+        if (auto v = to->get_positive_duration("header")) tc.header = *v;
+        if (auto v = to->get_positive_duration("body")) tc.body = *v;
+        if (auto v = to->get_positive_duration("keepalive")) tc.keepalive = *v;
+        if (auto v = to->get_positive_duration("send")) tc.send = *v;
         to->finish();
     }
     if (auto p = t.get_table("paths")) {

@@ -105,6 +105,9 @@ std::shared_ptr<Config> load_config_file(const std::string& path, ConfigErrors& 
 std::shared_ptr<Config> load_config_text(std::string_view text, const std::string& name,
                                          const std::string& base_dir, ConfigErrors& errors);
 
+// An IPv4 or IPv6 literal and a port → a socket address; false when `ip` is not a literal.
+bool make_sockaddr(std::string_view ip, uint16_t port, sockaddr_storage& out, socklen_t& len);
+
 // Parses "host:port", "[v6]:port" or ":port" (all interfaces) into a socket address.
 bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_t& len);
 

@@ -313,6 +313,15 @@ std::optional<Duration> ConfigTable::get_duration(std::string_view key) {
     return d;
 }
 
+std::optional<Duration> ConfigTable::get_positive_duration(std::string_view key) {
+    auto d = get_duration(key);
+    if (d && d->count() <= 0) {
+        error(key, "'" + std::string(key) + "' must be greater than zero");
+        return std::nullopt;
+    }
+    return d;
+}
+
 std::optional<uint64_t> ConfigTable::get_size(std::string_view key) {
     mark(key);
     auto* n = static_cast<const toml::node*>(node(key));

@@ -94,6 +94,8 @@ public:
     std::optional<int64_t> get_int(std::string_view key, int64_t min, int64_t max);
     std::optional<bool> get_bool(std::string_view key);
     std::optional<Duration> get_duration(std::string_view key);
+    // A duration that must be greater than zero (timeouts).
+    std::optional<Duration> get_positive_duration(std::string_view key);
     std::optional<uint64_t> get_size(std::string_view key);
     // An array of strings; a single string is accepted as a one-element list.
     std::optional<std::vector<std::string>> get_string_list(std::string_view key);

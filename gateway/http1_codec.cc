@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "gateway/units.h"
+
 namespace gw {
 namespace {
 
@@ -62,15 +64,14 @@ int hex_value(char c) {
     return -1;
 }
 
-bool parse_decimal(std::string_view s, uint64_t& out) {
-    if (s.empty() || s.size() > 19) return false;  // 19 digits always fit in 64 bits
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + static_cast<uint64_t>(c - '0');
+void append_fields(const Headers& headers, std::string& out) {
+    for (const auto& f : headers) {
+        out += f.name;
+        out += ": ";
+        out += f.value;
+        out += "\r\n";
     }
-    out = v;
-    return true;
+    out += "\r\n";
 }
 
 }  // namespace
@@ -587,13 +588,7 @@ void serialize_response_head(const ResponseHead& head, HttpVersion version, std:
         out += head.reason;
     }
     out += "\r\n";
-    for (const auto& f : head.headers) {
-        out += f.name;
-        out += ": ";
-        out += f.value;
-        out += "\r\n";
-    }
-    out += "\r\n";
+    append_fields(head.headers, out);
 }
 
 void serialize_request_head(const RequestHead& head, std::string_view target, std::string& out) {
@@ -601,13 +596,7 @@ void serialize_request_head(const RequestHead& head, std::string_view target, st
     out += ' ';
     out += target;
     out += " HTTP/1.1\r\n";
-    for (const auto& f : head.headers) {
-        out += f.name;
-        out += ": ";
-        out += f.value;
-        out += "\r\n";
-    }
-    out += "\r\n";
+    append_fields(head.headers, out);
 }
 
 }  // namespace gw

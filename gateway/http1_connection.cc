@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "gateway/log.h"
+#include "gateway/units.h"
 
 namespace gw {
 
@@ -27,17 +28,6 @@ Http1Limits limits_from(const Config& c) {
     l.max_headers = static_cast<size_t>(c.server.limits.max_headers);
     l.max_body_size = c.server.limits.max_body_size;
     return l;
-}
-
-bool parse_length(const std::string& v, uint64_t& out) {
-    if (v.empty() || v.size() > 19) return false;
-    uint64_t n = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') return false;
-        n = n * 10 + static_cast<uint64_t>(c - '0');
-    }
-    out = n;
-    return true;
 }
 
 // Fields the connection owns on the wire (RFC 9110 §7.6.1 hop-by-hop, plus framing).
@@ -446,7 +436,7 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
     bool has_server = false;
     for (const auto& f : head.headers) {
         if (iequals(f.name, "content-length")) {
-            has_length = parse_length(f.value, length);
+            has_length = parse_decimal(f.value, length);
         } else if (iequals(f.name, "date")) {
             has_date = true;
         } else if (iequals(f.name, "server")) {

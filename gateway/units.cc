@@ -85,6 +85,17 @@ std::optional<uint64_t> parse_size(std::string_view s) {
     return out;
 }
 
+bool parse_decimal(std::string_view s, uint64_t& out) {
+    if (s.empty() || s.size() > 19) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out = v;
+    return true;
+}
+
 std::string format_duration(Duration d) {
     auto ms = d.count();
     if (ms % 1000 != 0) return std::to_string(ms) + "ms";

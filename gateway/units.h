@@ -19,4 +19,8 @@ std::optional<uint64_t> parse_size(std::string_view s);
 
 std::string format_duration(Duration d);
 
+// 1 to 19 ASCII digits (always within 64 bits) → value; false for anything else. The one
+// decimal grammar of lengths and ranges (Content-Length, chunk-free bodies, Range).
+bool parse_decimal(std::string_view s, uint64_t& out);
+
 }  // namespace gw

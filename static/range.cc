@@ -4,23 +4,13 @@
 #include <algorithm>
 
 #include "gateway/headers.h"
+#include "gateway/units.h"
 
 namespace gw {
 namespace {
 
 constexpr size_t kMaxSpecs = 1000;       // beyond this the header is not worth reading
 constexpr uint64_t kMergeGap = 80;       // ranges this close cost more as two parts than as one
-
-bool parse_u64(std::string_view s, uint64_t& out) {
-    if (s.empty() || s.size() > 19) return false;
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + static_cast<uint64_t>(c - '0');
-    }
-    out = v;
-    return true;
-}
 
 }  // namespace
 
@@ -52,7 +42,7 @@ RangeRequest parse_range(std::string_view header, uint64_t size, size_t max_rang
         if (a.empty()) {
             // suffix-range: the last N bytes
             uint64_t n = 0;
-            if (!parse_u64(b, n)) {
+            if (!parse_decimal(b, n)) {
                 syntax_ok = false;
                 return;
             }
@@ -60,13 +50,13 @@ RangeRequest parse_range(std::string_view header, uint64_t size, size_t max_rang
             first = size - std::min(n, size);
             last = size - 1;
         } else {
-            if (!parse_u64(a, first)) {
+            if (!parse_decimal(a, first)) {
                 syntax_ok = false;
                 return;
             }
             if (b.empty()) {
                 last = UINT64_MAX;
-            } else if (!parse_u64(b, last) || last < first) {
+            } else if (!parse_decimal(b, last) || last < first) {
                 syntax_ok = false;  // RFC 9110 §14.1.1: last < first makes the whole header invalid
                 return;
             }

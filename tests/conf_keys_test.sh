@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 missing=0
 doc=$(sed 's/#.*//' conf/full.toml)  # without comments
-keys=$(grep -rhoE '(get_(string|int|bool|duration|size|string_list|string_map|table|table_array|array)|mark)\("[a-z_]+"' \
+keys=$(grep -rhoE '(get_(string|int|bool|duration|positive_duration|size|string_list|string_map|table|table_array|array)|mark)\("[a-z_]+"' \
          gateway upstream filters static | sed -E 's/.*\("([a-z_]+)"/\1/' | sort -u)
 for k in $keys; do
   # As "key =", "[key]", "[key." or "[[key]]", outside comments.

@@ -9,6 +9,8 @@
 #include <map>
 #include <mutex>
 
+#include "gateway/config.h"
+
 namespace gw {
 
 namespace {
@@ -18,25 +20,6 @@ constexpr int kMaxEjectionFactor = 10;
 
 std::mutex g_health_mu;
 std::map<std::string, std::weak_ptr<EndpointHealth>> g_health;
-
-bool parse_ip(const std::string& host, uint16_t port, sockaddr_storage& out, socklen_t& len) {
-    std::memset(&out, 0, sizeof(out));
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
-    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        len = sizeof(sockaddr_in);
-        return true;
-    }
-    if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        len = sizeof(sockaddr_in6);
-        return true;
-    }
-    return false;
-}
 
 }  // namespace
 
@@ -90,7 +73,7 @@ Upstream::Upstream(UpstreamConfig config) : config_(std::move(config)) {
         Endpoint e;
         e.config = ep;
         e.key = config_.name + "/" + ep.address();
-        e.is_ip = parse_ip(ep.host, ep.port, e.addr, e.addr_len);
+        e.is_ip = make_sockaddr(ep.host, ep.port, e.addr, e.addr_len);
         e.health = endpoint_health(e.key);
         if (e.is_ip) e.pool_key = pool_key_for(e.key, e.addr);
         endpoints_.push_back(std::move(e));

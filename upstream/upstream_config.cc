@@ -162,18 +162,9 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
         p->finish();
     }
     if (auto to = t.get_table("timeouts")) {
-        auto positive = [&](std::string_view key, Duration& out) {
-            if (auto v = to->get_duration(key)) {
-                if (v->count() <= 0) {
-                    to->error(key, "'" + std::string(key) + "' must be greater than zero");
-                } else {
-                    out = *v;
-                }
-            }
-        };
-        positive("connect", u.timeouts.connect);
-        positive("response_header", u.timeouts.response_header);
-        positive("idle", u.timeouts.idle);
+        if (auto v = to->get_positive_duration("connect")) u.timeouts.connect = *v;
+        if (auto v = to->get_positive_duration("response_header")) u.timeouts.response_header = *v;
+        if (auto v = to->get_positive_duration("idle")) u.timeouts.idle = *v;
         if (auto v = to->get_duration("total")) u.timeouts.total = *v;
         to->finish();
     }
@@ -185,13 +176,7 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
     }
     if (auto p = t.get_table("pool")) {
         if (auto v = p->get_int("max_idle", 0, 100000)) u.pool.max_idle = static_cast<int>(*v);
-        if (auto v = p->get_duration("idle_timeout")) {
-            if (v->count() <= 0) {
-                p->error("idle_timeout", "'idle_timeout' must be greater than zero");
-            } else {
-                u.pool.idle_timeout = *v;
-            }
-        }
+        if (auto v = p->get_positive_duration("idle_timeout")) u.pool.idle_timeout = *v;
         if (auto v = p->get_int("max_requests", 0, INT64_MAX)) u.pool.max_requests = *v;
         p->finish();
     }
