@@ -1,6 +1,8 @@
 // PlainTransport: TCP with immediate, coalesced writes.
 #include "gateway/transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@ namespace gw {
 
 namespace {
 constexpr int kMaxReadsPerEvent = 4;
+constexpr size_t kCorkAbove = 64 * 1024;
 constexpr size_t kMaxStage = 16 * 1024;   // staged bytes before falling back to the evbuffer
 constexpr size_t kCopyBelow = 4 * 1024;   // smaller evbuffers are copied into the stage
 }  // namespace
@@ -152,18 +155,25 @@ void PlainTransport::flush() {
     } else {
         unstage();
     }
+    // A large write (a file, a big body) goes out corked: the head and the first bytes leave
+    // in full segments, and the segments are pushed from this thread when we uncork instead
+    // of later from whichever CPU handles the peer's ACKs (nginx's tcp_nopush).
+    const bool cork = out_len() >= kCorkAbove;
+    if (cork) set_cork(true);
     while (out_len() > 0) {
         int w = evbuffer_write(out_.get(), fd_);
         if (w > 0) continue;
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             error_ = errno;
+            if (cork) set_cork(false);
             want_write_event();
             event_active(write_ev_.get(), EV_WRITE, 1);
             return;
         }
         break;
     }
+    if (cork) set_cork(false);
     bool pending = out_len() > 0;
     if (pending && !writing_) {
         writing_ = true;
@@ -240,5 +250,10 @@ void PlainTransport::abort() {
 }
 
 void PlainTransport::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+void PlainTransport::set_cork(bool on) {
+    int v = on ? 1 : 0;
+    setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+}
 
 }  // namespace gw

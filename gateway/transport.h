@@ -90,6 +90,7 @@ private:
     bool staging() const { return scratch_.stage_owner == this; }
     size_t out_len() const { return out_ ? evbuffer_get_length(out_.get()) : 0; }
     void want_write_event();
+    void set_cork(bool on);
 
     TransportHandler& handler_;
     TransportScratch& scratch_;

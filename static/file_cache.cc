@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <tuple>
 
 #include <openssl/evp.h>
 
+#include "gateway/time_cache.h"
 #include "gateway/timer_queue.h"
 
 namespace gw {
@@ -35,6 +37,21 @@ const std::string* OpenFile::small() const {
         if (!small_ok_) small_.clear();
     }
     return small_ok_ ? &small_ : nullptr;
+}
+
+const std::string& OpenFile::etag() const {
+    if (etag_.empty()) {
+        char buf[48];
+        int n = snprintf(buf, sizeof(buf), "\"%llx-%llx\"", static_cast<unsigned long long>(st.st_mtim.tv_sec),
+                         static_cast<unsigned long long>(st.st_size));
+        etag_.assign(buf, static_cast<size_t>(n));
+    }
+    return etag_;
+}
+
+const std::string& OpenFile::last_modified() const {
+    if (last_modified_.empty()) last_modified_ = format_http_date(st.st_mtim.tv_sec);
+    return last_modified_;
 }
 
 int open_beneath(int root_fd, std::string_view rel, bool follow_symlinks) {
@@ -68,8 +85,8 @@ int open_beneath(int root_fd, std::string_view rel, bool follow_symlinks) {
 
 std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& root_key, std::string_view rel,
                                                 bool follow_symlinks, int& err) {
-    std::string key;
-    key.reserve(root_key.size() + 1 + rel.size());
+    thread_local std::string key;  // reused: no allocation per lookup
+    key.clear();
     key += root_key;
     key += '\0';
     key += rel;

@@ -26,11 +26,16 @@ struct OpenFile {
     // The content of a small regular file, read on first use (a HEAD never reads it).
     // nullptr when the read failed.
     const std::string* small() const;
+    // The validators as header values, formatted once per open file.
+    const std::string& etag() const;           // "<mtime hex>-<size hex>"
+    const std::string& last_modified() const;  // IMF-fixdate
     bool is_dir() const { return S_ISDIR(st.st_mode); }
     bool is_regular() const { return S_ISREG(st.st_mode); }
 
 private:
     mutable std::string small_;
+    mutable std::string etag_;
+    mutable std::string last_modified_;
     mutable bool small_read_ = false;
     mutable bool small_ok_ = false;
 };

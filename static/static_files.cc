@@ -65,12 +65,6 @@ bool accepts_html(const Headers& h) {
     return html;
 }
 
-std::string hex(uint64_t v) {
-    char buf[20];
-    int n = snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(v));
-    return std::string(buf, static_cast<size_t>(n));
-}
-
 // RFC 3986 percent-encoding of one path segment for hrefs.
 std::string encode_segment(std::string_view s) {
     static constexpr char kHex[] = "0123456789ABCDEF";
@@ -141,6 +135,7 @@ private:
 
     StreamCallbacks& stream_;
     std::shared_ptr<const StaticConfig> cfg_;
+    std::shared_ptr<const OpenFile> file_ref_;  // the file whose bytes add_body() references
 };
 
 void StaticTerminal::on_request_headers(RequestHead& req, bool) {
@@ -172,6 +167,8 @@ void StaticTerminal::on_request_headers(RequestHead& req, bool) {
     }
     if (file->is_dir()) {
         serve_directory(req, rel);
+    } else if (!req.path.empty() && req.path.back() == '/') {
+        not_found(req);  // "file.txt/" names a directory that does not exist
     } else if (file->is_regular()) {
         serve_file(req, rel, std::move(file));
     } else {
@@ -210,7 +207,10 @@ void StaticTerminal::serve_directory(const RequestHead& req, const std::string& 
         // "dir" → "dir/", so relative links inside the directory's page resolve.
         ResponseHead head;
         head.status = 301;
-        std::string location = req.path + "/";
+        // One leading slash only: "//dir/" would be a scheme-relative URL to host "dir".
+        std::string_view p = req.path;
+        while (p.size() > 1 && p[0] == '/' && p[1] == '/') p.remove_prefix(1);
+        std::string location = std::string(p) + "/";
         if (!req.query.empty()) location += "?" + req.query;
         head.headers.add("Location", std::move(location));
         head.headers.add("Content-Length", "0");
@@ -242,7 +242,16 @@ bool StaticTerminal::add_body(evbuffer* out, const OpenFile& f, uint64_t offset,
     if (f.segment == nullptr) {
         const std::string* content = f.small();
         if (!content || offset + length > content->size()) return false;
-        evbuffer_add(out, content->data() + offset, length);
+        if (length < 4096) {
+            evbuffer_add(out, content->data() + offset, length);
+            return true;
+        }
+        // By reference: the bytes go from the cache to the socket with no copy, and the
+        // cache entry lives until the buffer lets go of them.
+        auto* keep = new std::shared_ptr<const OpenFile>(file_ref_);
+        evbuffer_add_reference(
+            out, content->data() + offset, length,
+            [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const OpenFile>*>(arg); }, keep);
         return true;
     }
     if (length <= kCopyBelow) {
@@ -254,6 +263,9 @@ bool StaticTerminal::add_body(evbuffer* out, const OpenFile& f, uint64_t offset,
         evbuffer_add(out, tmp.data(), length);
         return true;
     }
+    // libevent keeps a segment as a sendfile chain only in a buffer that drains to a socket;
+    // otherwise it reads the whole file into memory.
+    evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
     return evbuffer_add_file_segment(out, f.segment, static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length)) == 0;
 }
 
@@ -274,10 +286,15 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
         }
     }
     const uint64_t size = static_cast<uint64_t>(body->st.st_size);
+    file_ref_ = body;
     Validators v;
     v.last_modified = body->st.st_mtim.tv_sec;
-    v.etag = "\"" + hex(static_cast<uint64_t>(body->st.st_mtim.tv_sec)) + "-" + hex(size) +
-             (encoding.empty() ? "" : "-" + std::string(encoding)) + "\"";
+    if (encoding.empty()) {
+        v.etag = body->etag();
+    } else {
+        // Each representation has its own tag: "<mtime>-<size>-br".
+        v.etag = body->etag().substr(0, body->etag().size() - 1) + "-" + std::string(encoding) + "\"";
+    }
 
     // Versioned URL: ?v=<hash of the file> earns the long-lived policy.
     std::string_view cache_control = cfg_->cache_control;
@@ -288,8 +305,9 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
     }
 
     ResponseHead head;
+    head.headers.reserve(10);
     auto common = [&](ResponseHead& h) {
-        h.headers.add("Last-Modified", format_http_date(v.last_modified));
+        h.headers.add("Last-Modified", body->last_modified());
         h.headers.add("ETag", v.etag);
         if (!cache_control.empty()) h.headers.add("Cache-Control", std::string(cache_control));
         if (cfg_->precompressed) h.headers.add("Vary", "Accept-Encoding");
@@ -375,7 +393,9 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
 }
 
 void StaticTerminal::serve_listing(const RequestHead& req, const std::string& rel, const OpenFile& dir) {
-    int fd = ::dup(dir.fd);
+    // A fresh descriptor, not dup(): dup shares the read position, and a second listing of
+    // the cached directory (or another thread's manifest) would start at its end.
+    int fd = ::openat(dir.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR* d = fd >= 0 ? fdopendir(fd) : nullptr;
     if (!d) {
         if (fd >= 0) ::close(fd);
@@ -434,7 +454,7 @@ void StaticTerminal::serve_listing(const RequestHead& req, const std::string& re
 
 // Every file under the root (up to kMaxManifest), depth first.
 void collect_files(const StaticConfig& cfg, int dir_fd, const std::string& rel, std::vector<std::string>& out) {
-    int fd = ::dup(dir_fd);
+    int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR* d = fd >= 0 ? fdopendir(fd) : nullptr;
     if (!d) {
         if (fd >= 0) ::close(fd);
