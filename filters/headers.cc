@@ -51,20 +51,25 @@ HeaderOps parse_ops(ConfigTable& t) {
 }
 
 class HeadersFactory final : public FilterFactory {
-public:
+  public:
     explicit HeadersFactory(HeadersFilterConfig cfg) : cfg_(std::move(cfg)) {}
-    std::unique_ptr<Filter> create(StreamCallbacks&) const override { return std::make_unique<HeadersFilter>(cfg_); }
+    std::unique_ptr<Filter> create(StreamCallbacks&) const override {
+        return std::make_unique<HeadersFilter>(cfg_);
+    }
 
-private:
+  private:
     HeadersFilterConfig cfg_;
 };
 
 }  // namespace
 
 void HeaderOps::apply(Headers& h) const {
-    for (const auto& n : remove) h.remove(n);
-    for (const auto& [n, v] : set) h.set(n, v);
-    for (const auto& [n, v] : add) h.add(n, v);
+    for (const auto& n : remove)
+        h.remove(n);
+    for (const auto& [n, v] : set)
+        h.set(n, v);
+    for (const auto& [n, v] : add)
+        h.add(n, v);
 }
 
 FilterStatus HeadersFilter::on_request_headers(RequestHead& head, bool) {
@@ -77,7 +82,8 @@ FilterStatus HeadersFilter::on_response_headers(ResponseHead& head, bool) {
     return FilterStatus::Continue;
 }
 
-std::shared_ptr<const FilterFactory> parse_headers_filter(ConfigTable& t, const FilterContext& ctx) {
+std::shared_ptr<const FilterFactory> parse_headers_filter(ConfigTable& t,
+                                                          const FilterContext& ctx) {
     HeadersFilterConfig cfg;
     if (auto r = t.get_table("request")) cfg.request = parse_ops(*r);
     if (auto r = t.get_table("response")) cfg.response = parse_ops(*r);

@@ -29,12 +29,12 @@ struct HeadersFilterConfig {
 };
 
 class HeadersFilter final : public Filter {
-public:
+  public:
     explicit HeadersFilter(const HeadersFilterConfig& cfg) : cfg_(cfg) {}
     FilterStatus on_request_headers(RequestHead& head, bool end_stream) override;
     FilterStatus on_response_headers(ResponseHead& head, bool end_stream) override;
 
-private:
+  private:
     const HeadersFilterConfig& cfg_;
 };
 

@@ -18,7 +18,8 @@ struct FilterContext {
 
 // Parses a [filter.NAME] table (its 'type' key already read) into a factory. Errors go to the
 // table's ConfigErrors; the table's finish() is the parser's job.
-using FilterParseFn = std::shared_ptr<const FilterFactory> (*)(ConfigTable& t, const FilterContext& ctx);
+using FilterParseFn = std::shared_ptr<const FilterFactory> (*)(ConfigTable& t,
+                                                               const FilterContext& ctx);
 
 struct FilterKind {
     std::string_view type;

@@ -7,13 +7,13 @@ namespace gw {
 namespace {
 
 class RequestIdFactory final : public FilterFactory {
-public:
+  public:
     explicit RequestIdFactory(RequestIdConfig cfg) : cfg_(std::move(cfg)) {}
     std::unique_ptr<Filter> create(StreamCallbacks& s) const override {
         return std::make_unique<RequestIdFilter>(s, cfg_);
     }
 
-private:
+  private:
     RequestIdConfig cfg_;
 };
 
@@ -22,8 +22,8 @@ private:
 bool valid_request_id(std::string_view id) {
     if (id.empty() || id.size() > 200) return false;
     for (char c : id) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                  c == '_' || c == '.' || c == ':';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == ':';
         if (!ok) return false;
     }
     return true;

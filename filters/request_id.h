@@ -19,12 +19,13 @@ struct RequestIdConfig {
 };
 
 class RequestIdFilter final : public Filter {
-public:
-    RequestIdFilter(StreamCallbacks& stream, const RequestIdConfig& cfg) : stream_(stream), cfg_(cfg) {}
+  public:
+    RequestIdFilter(StreamCallbacks& stream, const RequestIdConfig& cfg)
+        : stream_(stream), cfg_(cfg) {}
     FilterStatus on_request_headers(RequestHead& head, bool end_stream) override;
     FilterStatus on_response_headers(ResponseHead& head, bool end_stream) override;
 
-private:
+  private:
     StreamCallbacks& stream_;
     const RequestIdConfig& cfg_;
 };
@@ -32,6 +33,7 @@ private:
 // An incoming id is kept only if it is 1–200 characters of [A-Za-z0-9._:-] (no log injection).
 bool valid_request_id(std::string_view id);
 
-std::shared_ptr<const FilterFactory> parse_request_id_filter(ConfigTable& t, const FilterContext& ctx);
+std::shared_ptr<const FilterFactory> parse_request_id_filter(ConfigTable& t,
+                                                             const FilterContext& ctx);
 
 }  // namespace gw

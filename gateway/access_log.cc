@@ -51,8 +51,8 @@ AccessLogSink::~AccessLogSink() {
     if (owned_ && fd_ >= 0) ::close(fd_);
 }
 
-std::shared_ptr<AccessLogSink> AccessLogSink::open(const std::string& target, AccessLogFormat format,
-                                                   std::string& error) {
+std::shared_ptr<AccessLogSink> AccessLogSink::open(const std::string& target,
+                                                   AccessLogFormat format, std::string& error) {
     if (target == "off") return nullptr;
     auto sink = std::shared_ptr<AccessLogSink>(new AccessLogSink());
     sink->format_ = format;

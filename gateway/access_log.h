@@ -13,7 +13,7 @@
 namespace gw {
 
 class AccessLogSink {
-public:
+  public:
     ~AccessLogSink();
     // nullptr with `error` set when the file cannot be opened; nullptr and no error for "off".
     static std::shared_ptr<AccessLogSink> open(const std::string& target, AccessLogFormat format,
@@ -22,7 +22,7 @@ public:
     // Writes whole lines with one write() (O_APPEND keeps lines from workers intact).
     void write(const std::string& lines) const;
 
-private:
+  private:
     int fd_ = -1;
     bool owned_ = false;
     AccessLogFormat format_ = AccessLogFormat::Combined;

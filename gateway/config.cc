@@ -83,12 +83,15 @@ void parse_server(Config& cfg, ConfigTable& t) {
         if (auto v = l->get_int("max_headers", 1, 10000)) lim.max_headers = *v;
         if (auto v = l->get_size("max_body_size")) lim.max_body_size = *v;
         if (auto v = l->get_size("max_buffered_body")) lim.max_buffered_body = *v;
-        if (auto v = l->get_int("max_requests_per_connection", 0, INT64_MAX)) lim.max_requests_per_connection = *v;
-        if (lim.max_request_line < 64) l->error("max_request_line", "'max_request_line' must be at least 64 bytes");
+        if (auto v = l->get_int("max_requests_per_connection", 0, INT64_MAX))
+            lim.max_requests_per_connection = *v;
+        if (lim.max_request_line < 64)
+            l->error("max_request_line", "'max_request_line' must be at least 64 bytes");
         if (lim.max_header_bytes < lim.max_request_line) {
             l->error("max_header_bytes", "'max_header_bytes' must be at least 'max_request_line'");
         }
-        if (lim.max_header_bytes > 1024 * 1024) l->error("max_header_bytes", "'max_header_bytes' must be at most 1MiB");
+        if (lim.max_header_bytes > 1024 * 1024)
+            l->error("max_header_bytes", "'max_header_bytes' must be at most 1MiB");
         l->finish();
     }
     if (auto to = t.get_table("timeouts")) {
@@ -108,7 +111,8 @@ void parse_server(Config& cfg, ConfigTable& t) {
             } else if (*v == "decode") {
                 s.paths.encoded_slashes = EncodedSlashes::Decode;
             } else {
-                p->error("encoded_slashes", "'encoded_slashes' must be \"reject\", \"keep\" or \"decode\"");
+                p->error("encoded_slashes",
+                         "'encoded_slashes' must be \"reject\", \"keep\" or \"decode\"");
             }
         }
         if (auto v = p->get_bool("merge_slashes")) s.paths.merge_slashes = *v;
@@ -144,7 +148,8 @@ void parse_log(Config& cfg, ConfigTable& t) {
         }
     };
     target("error", l.error);
-    if (l.error == "off") t.error("error", "the error log cannot be turned off; use \"stderr\" or a file");
+    if (l.error == "off")
+        t.error("error", "the error log cannot be turned off; use \"stderr\" or a file");
     target("access", l.access);
     if (auto v = t.get_string("access_format")) {
         if (*v == "combined") {
@@ -166,7 +171,8 @@ void parse_listeners(Config& cfg, std::vector<ConfigTable>& tables) {
         if (auto a = t.get_string("address")) {
             l.address = *a;
             if (!parse_socket_address(*a, l.addr, l.addr_len)) {
-                t.error("address", "invalid listener address \"" + *a + "\" (expected IP:port, [IPv6]:port or :port)");
+                t.error("address", "invalid listener address \"" + *a +
+                                       "\" (expected IP:port, [IPv6]:port or :port)");
             } else if (!addresses.insert(*a).second) {
                 t.error("address", "two listeners on \"" + *a + "\"");
             }
@@ -174,14 +180,16 @@ void parse_listeners(Config& cfg, std::vector<ConfigTable>& tables) {
             t.error_here("a listener needs 'address'");
         }
         l.name = t.get_string("name").value_or(l.address);
-        if (!l.name.empty() && !names.insert(l.name).second) t.error("name", "duplicate listener name '" + l.name + "'");
+        if (!l.name.empty() && !names.insert(l.name).second)
+            t.error("name", "duplicate listener name '" + l.name + "'");
         if (auto v = t.get_int("backlog", 1, 65535)) l.backlog = static_cast<int>(*v);
         if (auto nets = t.get_string_list("trusted_proxies")) {
             for (const auto& n : *nets) {
                 if (auto c = Cidr::parse(n)) {
                     l.trusted_proxies.push_back(*c);
                 } else {
-                    t.error("trusted_proxies", "invalid network \"" + n + "\" (expected an IP or CIDR, e.g. 10.0.0.0/8)");
+                    t.error("trusted_proxies", "invalid network \"" + n +
+                                                   "\" (expected an IP or CIDR, e.g. 10.0.0.0/8)");
                 }
             }
         }
@@ -205,7 +213,8 @@ void parse_filters(Config& cfg, ConfigTable& t) {
         const FilterKind* kind = find_filter_kind(*type);
         if (!kind) {
             std::set<std::string, std::less<>> known;
-            for (const auto& k : filter_kinds()) known.emplace(k.type);
+            for (const auto& k : filter_kinds())
+                known.emplace(k.type);
             std::string msg = "unknown filter type \"" + *type + "\"";
             std::string s = suggest(*type, known);
             if (!s.empty()) msg += "; did you mean \"" + s + "\"?";
@@ -221,7 +230,8 @@ void parse_upstreams(Config& cfg, ConfigTable& t) {
     for (const auto& name : t.keys()) {
         auto ut = t.get_table(name);
         if (!ut) continue;
-        cfg.upstreams.emplace(name, std::make_shared<const Upstream>(parse_upstream_config(name, *ut)));
+        cfg.upstreams.emplace(name,
+                              std::make_shared<const Upstream>(parse_upstream_config(name, *ut)));
     }
 }
 

@@ -32,8 +32,8 @@ struct LimitsConfig {
     uint64_t max_request_line = 8 * 1024;
     uint64_t max_header_bytes = 32 * 1024;
     int64_t max_headers = 100;
-    uint64_t max_body_size = 10 * 1024 * 1024;  // 0 = no limit
-    uint64_t max_buffered_body = 1024 * 1024;   // held while a filter has stopped the request
+    uint64_t max_body_size = 10 * 1024 * 1024;    // 0 = no limit
+    uint64_t max_buffered_body = 1024 * 1024;     // held while a filter has stopped the request
     int64_t max_requests_per_connection = 10000;  // 0 = no limit
 };
 
@@ -51,13 +51,13 @@ struct ServerConfig {
     TimeoutsConfig timeouts;
     PathOptions paths;
     std::string server_header = "squall";  // empty: no Server header
-    std::string error_pages;                // directory of templates overriding the built-in ones
+    std::string error_pages;               // directory of templates overriding the built-in ones
     SourceLoc error_pages_loc;
 };
 
 struct LogConfig {
     LogLevel level = LogLevel::Info;
-    std::string error = "stderr";  // "stderr", "stdout" or a file
+    std::string error = "stderr";   // "stderr", "stdout" or a file
     std::string access = "stdout";  // "off", "stdout", "stderr" or a file
     AccessLogFormat access_format = AccessLogFormat::Combined;
 };
@@ -80,9 +80,9 @@ struct FilterEntry {
 };
 
 class Config {
-public:
-    std::string file;       // the file it was loaded from
-    std::string base_dir;   // relative paths in the config resolve against this
+  public:
+    std::string file;      // the file it was loaded from
+    std::string base_dir;  // relative paths in the config resolve against this
     ServerConfig server;
     LogConfig log;
     std::vector<ListenerConfig> listeners;

@@ -12,26 +12,37 @@ SourceLoc to_loc(const toml::source_region& r) {
     return SourceLoc{static_cast<uint32_t>(r.begin.line), static_cast<uint32_t>(r.begin.column)};
 }
 
-const toml::table& as_table(const void* p) { return *static_cast<const toml::table*>(p); }
+const toml::table& as_table(const void* p) {
+    return *static_cast<const toml::table*>(p);
+}
 
 std::string_view type_name(const toml::node& n) {
     switch (n.type()) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a float";
-        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
         case toml::node_type::date:
         case toml::node_type::time:
-        case toml::node_type::date_time: return "a date/time";
-        default: return "nothing";
+        case toml::node_type::date_time:
+            return "a date/time";
+        default:
+            return "nothing";
     }
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t j = 0; j <= b.size(); ++j)
+        prev[j] = j;
     for (size_t i = 1; i <= a.size(); ++i) {
         cur[0] = i;
         for (size_t j = 1; j <= b.size(); ++j) {
@@ -76,7 +87,8 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                 } else if (c == '\'') {
                     in = In::Literal;
                 } else if (static_cast<unsigned char>(c) >= 0x80) {
-                    errors.error(SourceLoc{line, col}, "non-ASCII character outside a string or comment");
+                    errors.error(SourceLoc{line, col},
+                                 "non-ASCII character outside a string or comment");
                     return false;
                 } else if (c != ' ' && c != '\t' && c != '\r') {
                     prev = c;
@@ -117,10 +129,13 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                     if (next == ' ' || next == '\t' || next == '\r' || next == '\n') {
                         // A line-ending backslash: the text resumes at the next non-blank.
                         size_t j = i + 1;
-                        while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
+                        while (j < text.size() && (text[j] == ' ' || text[j] == '\t' ||
+                                                   text[j] == '\r' || text[j] == '\n'))
+                            ++j;
                         if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80) {
                             errors.error(SourceLoc{line, col},
-                                         "a line-ending backslash must not be followed by a non-ASCII character");
+                                         "a line-ending backslash must not be followed by a "
+                                         "non-ASCII character");
                             return false;
                         }
                         break;  // the whitespace is scanned normally (newlines counted)
@@ -215,11 +230,17 @@ std::optional<ConfigDocument> ConfigDocument::parse(std::string_view text, const
     return ConfigDocument(std::move(impl));
 }
 
-ConfigTable ConfigDocument::root(ConfigErrors& errors) const { return ConfigTable(&impl_->root, errors); }
+ConfigTable ConfigDocument::root(ConfigErrors& errors) const {
+    return ConfigTable(&impl_->root, errors);
+}
 
-const void* ConfigTable::node(std::string_view key) const { return as_table(table_).get(key); }
+const void* ConfigTable::node(std::string_view key) const {
+    return as_table(table_).get(key);
+}
 
-SourceLoc ConfigTable::loc() const { return to_loc(as_table(table_).source()); }
+SourceLoc ConfigTable::loc() const {
+    return to_loc(as_table(table_).source());
+}
 
 SourceLoc ConfigTable::loc(std::string_view key) const {
     const toml::table& t = as_table(table_);
@@ -227,7 +248,9 @@ SourceLoc ConfigTable::loc(std::string_view key) const {
     return loc();
 }
 
-bool ConfigTable::has(std::string_view key) const { return node(key) != nullptr; }
+bool ConfigTable::has(std::string_view key) const {
+    return node(key) != nullptr;
+}
 
 bool ConfigTable::is_table(std::string_view key) const {
     auto* n = static_cast<const toml::node*>(node(key));
@@ -236,18 +259,25 @@ bool ConfigTable::is_table(std::string_view key) const {
 
 std::vector<std::string> ConfigTable::keys() const {
     std::vector<std::pair<SourceLoc, std::string>> ordered;
-    for (const auto& [k, v] : as_table(table_)) ordered.emplace_back(to_loc(k.source()), std::string(k.str()));
+    for (const auto& [k, v] : as_table(table_))
+        ordered.emplace_back(to_loc(k.source()), std::string(k.str()));
     std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
-        return a.first.line != b.first.line ? a.first.line < b.first.line : a.first.column < b.first.column;
+        return a.first.line != b.first.line ? a.first.line < b.first.line
+                                            : a.first.column < b.first.column;
     });
     std::vector<std::string> out;
     out.reserve(ordered.size());
-    for (auto& p : ordered) out.push_back(std::move(p.second));
+    for (auto& p : ordered)
+        out.push_back(std::move(p.second));
     return out;
 }
 
-void ConfigTable::error(std::string_view key, std::string message) { errors_->error(loc(key), std::move(message)); }
-void ConfigTable::error_here(std::string message) { errors_->error(loc(), std::move(message)); }
+void ConfigTable::error(std::string_view key, std::string message) {
+    errors_->error(loc(key), std::move(message));
+}
+void ConfigTable::error_here(std::string message) {
+    errors_->error(loc(), std::move(message));
+}
 void ConfigTable::warning(std::string_view key, std::string message) {
     errors_->warning(loc(key), std::move(message));
 }
@@ -307,8 +337,8 @@ std::optional<Duration> ConfigTable::get_duration(std::string_view key) {
     }
     auto d = parse_duration(n->as_string()->get());
     if (!d) {
-        error(key, "invalid duration \"" + n->as_string()->get() +
-                       "\" for '" + std::string(key) + "' (use ms, s, m, h or d, e.g. \"250ms\", \"1m30s\")");
+        error(key, "invalid duration \"" + n->as_string()->get() + "\" for '" + std::string(key) +
+                       "' (use ms, s, m, h or d, e.g. \"250ms\", \"1m30s\")");
     }
     return d;
 }
@@ -359,7 +389,8 @@ std::optional<std::vector<std::string>> ConfigTable::get_string_list(std::string
     bool ok = true;
     for (const toml::node& e : *n->as_array()) {
         if (!e.is_string()) {
-            errors_->error(to_loc(e.source()), "'" + std::string(key) + "' must contain only strings, not " +
+            errors_->error(to_loc(e.source()), "'" + std::string(key) +
+                                                   "' must contain only strings, not " +
                                                    std::string(type_name(e)));
             ok = false;
             continue;
@@ -385,7 +416,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ConfigTable::get
     for (const auto& k : sub.keys()) {
         const toml::node* v = n->as_table()->get(k);
         if (!v->is_string()) {
-            errors_->error(to_loc(v->source()), "'" + std::string(key) + "." + k + "' must be a string, not " +
+            errors_->error(to_loc(v->source()), "'" + std::string(key) + "." + k +
+                                                    "' must be a string, not " +
                                                     std::string(type_name(*v)));
             ok = false;
             continue;
@@ -419,7 +451,8 @@ std::optional<std::vector<ConfigTable>> ConfigTable::get_table_array(std::string
     bool ok = true;
     for (const toml::node& e : *n->as_array()) {
         if (!e.is_table()) {
-            errors_->error(to_loc(e.source()), "'" + std::string(key) + "' must contain only tables, not " +
+            errors_->error(to_loc(e.source()), "'" + std::string(key) +
+                                                   "' must contain only tables, not " +
                                                    std::string(type_name(e)));
             ok = false;
             continue;
@@ -447,7 +480,8 @@ std::optional<std::vector<ConfigItem>> ConfigTable::get_array(std::string_view k
         } else if (e.is_table()) {
             item.table.emplace(e.as_table(), *errors_);
         } else {
-            errors_->error(item.loc, "'" + std::string(key) + "' must contain strings or tables, not " +
+            errors_->error(item.loc, "'" + std::string(key) +
+                                         "' must contain strings or tables, not " +
                                          std::string(type_name(e)));
             ok = false;
             continue;

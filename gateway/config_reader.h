@@ -30,7 +30,7 @@ struct ConfigDiagnostic {
 
 // Collects every error and warning of one load, in file order of discovery.
 class ConfigErrors {
-public:
+  public:
     explicit ConfigErrors(std::string file = "<config>") : file_(std::move(file)) {}
 
     void error(SourceLoc loc, std::string message) { add(loc, std::move(message), false); }
@@ -43,7 +43,7 @@ public:
     // "file:line:col: error: message" lines, one per diagnostic.
     std::string format() const;
 
-private:
+  private:
     void add(SourceLoc loc, std::string message, bool warning);
 
     std::string file_;
@@ -58,7 +58,7 @@ class ConfigTable;
 
 // A parsed TOML document; the root table is valid while this object lives.
 class ConfigDocument {
-public:
+  public:
     ~ConfigDocument();
     ConfigDocument(ConfigDocument&&) noexcept;
     ConfigDocument& operator=(ConfigDocument&&) noexcept;
@@ -68,7 +68,7 @@ public:
                                                ConfigErrors& errors);
     ConfigTable root(ConfigErrors& errors) const;
 
-private:
+  private:
     struct Impl;
     explicit ConfigDocument(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
@@ -78,7 +78,7 @@ private:
 struct ConfigItem;
 
 class ConfigTable {
-public:
+  public:
     ConfigTable(const void* table, ConfigErrors& errors) : table_(table), errors_(&errors) {}
 
     SourceLoc loc() const;
@@ -100,7 +100,8 @@ public:
     // An array of strings; a single string is accepted as a one-element list.
     std::optional<std::vector<std::string>> get_string_list(std::string_view key);
     // An inline table of string values, in document order.
-    std::optional<std::vector<std::pair<std::string, std::string>>> get_string_map(std::string_view key);
+    std::optional<std::vector<std::pair<std::string, std::string>>> get_string_map(
+        std::string_view key);
     std::optional<ConfigTable> get_table(std::string_view key);
     // An array of tables ([[route]]) or an array of inline tables.
     std::optional<std::vector<ConfigTable>> get_table_array(std::string_view key);
@@ -117,7 +118,7 @@ public:
     // Reports every key no getter asked for as unknown, with a suggestion.
     void finish();
 
-private:
+  private:
     const void* node(std::string_view key) const;
     void type_error(std::string_view key, std::string_view expected);
 

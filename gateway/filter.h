@@ -29,22 +29,22 @@ enum class FilterStatus {
 
 // Facts about one request, for logs, templates and filters.
 struct StreamInfo {
-    std::string request_id;        // empty until first asked for (see request_id())
+    std::string request_id;  // empty until first asked for (see request_id())
     std::string client_ip;
     uint16_t client_port = 0;
     std::string listener;
     std::chrono::steady_clock::time_point start;
     int status = 0;
-    uint64_t bytes_sent = 0;       // response body bytes
-    uint64_t bytes_received = 0;   // request body bytes
+    uint64_t bytes_sent = 0;      // response body bytes
+    uint64_t bytes_received = 0;  // request body bytes
     std::string route_name;
-    std::string error_detail;      // why a local reply was made, for the error log
+    std::string error_detail;  // why a local reply was made, for the error log
 };
 
 // What a stream offers its filters and its terminal handler. Every method must be called on the
 // stream's worker thread; none may be called after on_destroy().
 class StreamCallbacks {
-public:
+  public:
     virtual ~StreamCallbacks() = default;
 
     virtual RequestHead& request() = 0;
@@ -94,33 +94,43 @@ public:
 };
 
 class Filter {
-public:
+  public:
     virtual ~Filter() = default;
 
     // Called once with the request head; `end_stream` when no body follows.
-    virtual FilterStatus on_request_headers(RequestHead& head, bool end_stream) { return FilterStatus::Continue; }
+    virtual FilterStatus on_request_headers(RequestHead& head, bool end_stream) {
+        return FilterStatus::Continue;
+    }
     // Called per body chunk; the filter may read, change or drain `data`.
-    virtual FilterStatus on_request_body(evbuffer* data, bool end_stream) { return FilterStatus::Continue; }
-    virtual FilterStatus on_response_headers(ResponseHead& head, bool end_stream) { return FilterStatus::Continue; }
-    virtual FilterStatus on_response_body(evbuffer* data, bool end_stream) { return FilterStatus::Continue; }
+    virtual FilterStatus on_request_body(evbuffer* data, bool end_stream) {
+        return FilterStatus::Continue;
+    }
+    virtual FilterStatus on_response_headers(ResponseHead& head, bool end_stream) {
+        return FilterStatus::Continue;
+    }
+    virtual FilterStatus on_response_body(evbuffer* data, bool end_stream) {
+        return FilterStatus::Continue;
+    }
     // The stream is going away: cancel every async operation. No hook is called afterwards.
     virtual void on_destroy() {}
 };
 
 // Built once per config snapshot from a [filter.NAME] table; shared by every worker.
 class FilterFactory {
-public:
+  public:
     virtual ~FilterFactory() = default;
     virtual std::unique_ptr<Filter> create(StreamCallbacks& stream) const = 0;
 };
 
 // The end of the request phase: UpstreamProxy, LocalHandler (respond, redirect, health), ...
 class Terminal {
-public:
+  public:
     virtual ~Terminal() = default;
     // The request head has passed every filter. May answer synchronously.
     virtual void on_request_headers(RequestHead& head, bool end_stream) = 0;
-    virtual void on_request_data(evbuffer* data, bool end_stream) { evbuffer_drain(data, evbuffer_get_length(data)); }
+    virtual void on_request_data(evbuffer* data, bool end_stream) {
+        evbuffer_drain(data, evbuffer_get_length(data));
+    }
     // The client's output buffer fell below its low watermark.
     virtual void on_downstream_drained() {}
     // The stream is going away (client gone, local reply, done): cancel async work.
@@ -128,7 +138,7 @@ public:
 };
 
 class TerminalFactory {
-public:
+  public:
     virtual ~TerminalFactory() = default;
     virtual std::unique_ptr<Terminal> create(StreamCallbacks& stream) const = 0;
 };

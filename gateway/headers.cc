@@ -7,7 +7,8 @@ namespace gw {
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = ascii_lower(c);
+    for (char& c : out)
+        c = ascii_lower(c);
     return out;
 }
 
@@ -20,7 +21,8 @@ const std::string* Headers::get(std::string_view name) const {
 
 size_t Headers::count(std::string_view name) const {
     size_t n = 0;
-    for (const auto& f : fields_) n += iequals(f.name, name) ? 1 : 0;
+    for (const auto& f : fields_)
+        n += iequals(f.name, name) ? 1 : 0;
     return n;
 }
 
@@ -63,7 +65,8 @@ bool Headers::has_token(std::string_view name, std::string_view token) const {
     bool found = false;
     for (const auto& f : fields_) {
         if (!iequals(f.name, name)) continue;
-        for_each_list_token(f.value, [&](std::string_view t) { found = found || iequals(t, token); });
+        for_each_list_token(f.value,
+                            [&](std::string_view t) { found = found || iequals(t, token); });
         if (found) return true;
     }
     return false;

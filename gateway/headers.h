@@ -9,7 +9,9 @@
 
 namespace gw {
 
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // ASCII case-insensitive equality, the comparison RFC 9110 §5.1 asks for field names.
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -28,7 +30,7 @@ struct HeaderField {
 };
 
 class Headers {
-public:
+  public:
     using const_iterator = std::vector<HeaderField>::const_iterator;
 
     // The first value of `name`, or nullptr.
@@ -57,7 +59,7 @@ public:
     std::vector<HeaderField>& fields() { return fields_; }
     const std::vector<HeaderField>& fields() const { return fields_; }
 
-private:
+  private:
     std::vector<HeaderField> fields_;
 };
 
@@ -69,8 +71,10 @@ void for_each_list_token(std::string_view list, Fn&& fn) {
         size_t comma = list.find(',', pos);
         if (comma == std::string_view::npos) comma = list.size();
         std::string_view item = list.substr(pos, comma - pos);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+            item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+            item.remove_suffix(1);
         if (!item.empty()) fn(item);
         pos = comma + 1;
     }

@@ -17,7 +17,7 @@ enum class HttpVersion : uint8_t { Http10, Http11, Http2 };
 std::string_view version_string(HttpVersion v);
 
 struct RequestHead {
-    std::string method;     // as received; methods are case-sensitive (RFC 9110 §9.1)
+    std::string method;  // as received; methods are case-sensitive (RFC 9110 §9.1)
     std::string scheme = "http";
     std::string authority;  // Host (or :authority) as received, port included
     std::string target;     // request-target as received
@@ -26,9 +26,9 @@ struct RequestHead {
 
     // Framing, filled by the codec.
     std::optional<uint64_t> content_length;  // set when the body length is known
-    bool chunked = false;                     // HTTP/1.1 chunked request body
-    bool expect_continue = false;             // Expect: 100-continue
-    bool keep_alive = true;                   // the client allows another request after this
+    bool chunked = false;                    // HTTP/1.1 chunked request body
+    bool expect_continue = false;            // Expect: 100-continue
+    bool keep_alive = true;                  // the client allows another request after this
 
     // Filled by the stream before routing (see path.h); the router matches on these.
     std::string host;   // lowercase, without port or trailing dot

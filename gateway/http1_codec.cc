@@ -20,17 +20,24 @@ struct CharTables {
     bool value[256] = {};
     bool target[256] = {};
     constexpr CharTables() {
-        for (int c = '0'; c <= '9'; ++c) tchar[c] = true;
-        for (int c = 'a'; c <= 'z'; ++c) tchar[c] = true;
-        for (int c = 'A'; c <= 'Z'; ++c) tchar[c] = true;
-        for (char c : {'!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~'}) {
+        for (int c = '0'; c <= '9'; ++c)
+            tchar[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c)
+            tchar[c] = true;
+        for (int c = 'A'; c <= 'Z'; ++c)
+            tchar[c] = true;
+        for (char c :
+             {'!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~'}) {
             tchar[static_cast<unsigned char>(c)] = true;
         }
-        for (int c = 0x21; c <= 0x7e; ++c) value[c] = true;
-        for (int c = 0x80; c <= 0xff; ++c) value[c] = true;  // obs-text
+        for (int c = 0x21; c <= 0x7e; ++c)
+            value[c] = true;
+        for (int c = 0x80; c <= 0xff; ++c)
+            value[c] = true;  // obs-text
         value[static_cast<unsigned char>(' ')] = true;
         value[static_cast<unsigned char>('\t')] = true;
-        for (int c = 0x21; c <= 0x7e; ++c) target[c] = true;
+        for (int c = 0x21; c <= 0x7e; ++c)
+            target[c] = true;
     }
 };
 constexpr CharTables kChars;
@@ -44,8 +51,10 @@ bool all_tchar(std::string_view s) {
 }
 
 std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -76,8 +85,12 @@ void append_fields(const Headers& headers, std::string& out) {
 
 }  // namespace
 
-bool is_tchar(unsigned char c) { return kChars.tchar[c]; }
-bool is_field_value_char(unsigned char c) { return kChars.value[c]; }
+bool is_tchar(unsigned char c) {
+    return kChars.tchar[c];
+}
+bool is_field_value_char(unsigned char c) {
+    return kChars.value[c];
+}
 
 bool Http1Codec::fail(int status, std::string message) {
     state_ = State::Error;
@@ -93,8 +106,10 @@ bool Http1Codec::in_body() const {
         case State::ChunkData:
         case State::ChunkEnd:
         case State::Trailers:
-        case State::UntilClose: return true;
-        default: return false;
+        case State::UntilClose:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -133,20 +148,21 @@ Http1Codec::Scan Http1Codec::scan_block(std::string_view input, size_t& end) {
     const bool request = mode_ == Mode::Request;
     while (true) {
         const char* base = input.data();
-        const void* nl = scan_ < input.size()
-                             ? std::memchr(base + scan_, '\n', input.size() - scan_)
-                             : nullptr;
+        const void* nl =
+            scan_ < input.size() ? std::memchr(base + scan_, '\n', input.size() - scan_) : nullptr;
         if (nl == nullptr) {
             scan_ = input.size();
             size_t pending = input.size() - head_start_;
             // The start line without its terminator (a final CR may be the start of one).
             size_t line_so_far = pending - (!input.empty() && input.back() == '\r' ? 1 : 0);
             if (!trailers && lines_ == 0 && line_so_far > limits_.max_request_line) {
-                fail(request ? 414 : 502, request ? "request line too long" : "status line too long");
+                fail(request ? 414 : 502,
+                     request ? "request line too long" : "status line too long");
                 return Scan::Error;
             }
             if (pending > limits_.max_header_bytes) {
-                fail(request ? 431 : 502, trailers ? "trailer section too large" : "header section too large");
+                fail(request ? 431 : 502,
+                     trailers ? "trailer section too large" : "header section too large");
                 return Scan::Error;
             }
             return Scan::NeedMore;
@@ -171,7 +187,8 @@ Http1Codec::Scan Http1Codec::scan_block(std::string_view input, size_t& end) {
             return Scan::Error;
         }
         if (pos + 1 - head_start_ > limits_.max_header_bytes) {
-            fail(request ? 431 : 502, trailers ? "trailer section too large" : "header section too large");
+            fail(request ? 431 : 502,
+                 trailers ? "trailer section too large" : "header section too large");
             return Scan::Error;
         }
         if (line.empty()) {
@@ -192,16 +209,20 @@ Http1Codec::Scan Http1Codec::scan_block(std::string_view input, size_t& end) {
 Http1Codec::Step Http1Codec::step_head(std::string_view input) {
     size_t end = 0;
     switch (scan_block(input, end)) {
-        case Scan::NeedMore: return {Kind::NeedMore};
-        case Scan::Error: return {Kind::Error};
-        case Scan::Found: break;
+        case Scan::NeedMore:
+            return {Kind::NeedMore};
+        case Scan::Error:
+            return {Kind::Error};
+        case Scan::Found:
+            break;
     }
     std::string_view start_line = chomp(input.substr(head_start_, first_line_end_ - head_start_));
     std::string_view fields = input.substr(first_line_end_, end - first_line_end_);
-    bool ok = mode_ == Mode::Request ? parse_request_line(start_line) && parse_fields(fields, req_.headers) &&
-                                           finish_request_head()
-                                     : parse_status_line(start_line) && parse_fields(fields, resp_.headers) &&
-                                           finish_response_head();
+    bool ok = mode_ == Mode::Request
+                  ? parse_request_line(start_line) && parse_fields(fields, req_.headers) &&
+                        finish_request_head()
+                  : parse_status_line(start_line) && parse_fields(fields, resp_.headers) &&
+                        finish_response_head();
     if (!ok) return {Kind::Error};
     return {Kind::Head, end, 0};
 }
@@ -277,7 +298,8 @@ bool Http1Codec::parse_fields(std::string_view block, Headers& out) {
         std::string_view value = trim_ows(line.substr(colon + 1));
         for (unsigned char c : value) {
             if (!kChars.value[c]) {
-                return fail(bad, c == '\r' ? "bare CR in a header field" : "invalid character in a header field");
+                return fail(bad, c == '\r' ? "bare CR in a header field"
+                                           : "invalid character in a header field");
             }
         }
         out.add(std::string(name), std::string(value));
@@ -365,7 +387,8 @@ bool Http1Codec::finish_request_head() {
             case 17:
                 if (iequals(f.name, "transfer-encoding")) has_te = true;
                 break;
-            default: break;
+            default:
+                break;
         }
     }
     if (hosts > 1) return fail(400, "more than one Host header");  // RFC 9112 §3.2
@@ -374,7 +397,8 @@ bool Http1Codec::finish_request_head() {
 
     if (has_te) {
         // RFC 9112 §6.1: a Transfer-Encoding in HTTP/1.0 means the framing is faulty.
-        if (r.version == HttpVersion::Http10) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (r.version == HttpVersion::Http10)
+            return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
         // RFC 9112 §6.3 item 3: Content-Length with Transfer-Encoding is a smuggling attempt.
         if (has_cl) return fail(400, "both Content-Length and Transfer-Encoding");
         if (!parse_transfer_encoding(r.headers, r.chunked)) return false;
@@ -419,7 +443,8 @@ bool Http1Codec::finish_response_head() {
     bool chunked = false;
     std::optional<uint64_t> length;
     if (r.headers.has("transfer-encoding")) {
-        if (r.headers.has("content-length")) return fail(502, "both Content-Length and Transfer-Encoding");
+        if (r.headers.has("content-length"))
+            return fail(502, "both Content-Length and Transfer-Encoding");
         if (!parse_transfer_encoding(r.headers, chunked)) return false;
     } else if (!parse_content_length(r.headers, length)) {
         return false;
@@ -513,7 +538,8 @@ Http1Codec::Step Http1Codec::step(std::string_view input, size_t available) {
                 if (avail == 0) return {Kind::NeedMore, skip};
                 size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, avail));
                 remaining_ -= n;
-                if (remaining_ == 0) state_ = State::Done;  // MessageEnd comes next, with no more bytes
+                if (remaining_ == 0)
+                    state_ = State::Done;  // MessageEnd comes next, with no more bytes
                 return {Kind::Data, skip, n};
             }
             case State::ChunkSize: {
@@ -543,9 +569,12 @@ Http1Codec::Step Http1Codec::step(std::string_view input, size_t available) {
             case State::Trailers: {
                 size_t end = 0;
                 switch (scan_block(in, end)) {
-                    case Scan::NeedMore: return {Kind::NeedMore, skip};
-                    case Scan::Error: return {Kind::Error, skip};
-                    case Scan::Found: break;
+                    case Scan::NeedMore:
+                        return {Kind::NeedMore, skip};
+                    case Scan::Error:
+                        return {Kind::Error, skip};
+                    case Scan::Found:
+                        break;
                 }
                 if (!parse_fields(in.substr(0, end), trailers_)) return {Kind::Error, skip};
                 skip += end;
@@ -555,24 +584,36 @@ Http1Codec::Step Http1Codec::step(std::string_view input, size_t available) {
             case State::UntilClose:
                 if (avail == 0) return {Kind::NeedMore, skip};
                 return {Kind::Data, skip, avail};
-            case State::Done: state_ = State::Paused; return {Kind::MessageEnd, skip};
-            case State::Paused: return {Kind::Paused, skip};
-            case State::Error: return {Kind::Error, skip};
+            case State::Done:
+                state_ = State::Paused;
+                return {Kind::MessageEnd, skip};
+            case State::Paused:
+                return {Kind::Paused, skip};
+            case State::Error:
+                return {Kind::Error, skip};
         }
     }
 }
 
 Http1Codec::Step Http1Codec::on_eof() {
     switch (state_) {
-        case State::UntilClose: state_ = State::Paused; return {Kind::MessageEnd};
-        case State::Done: state_ = State::Paused; return {Kind::MessageEnd};
-        case State::Paused: return {Kind::Paused};
-        case State::Error: return {Kind::Error};
+        case State::UntilClose:
+            state_ = State::Paused;
+            return {Kind::MessageEnd};
+        case State::Done:
+            state_ = State::Paused;
+            return {Kind::MessageEnd};
+        case State::Paused:
+            return {Kind::Paused};
+        case State::Error:
+            return {Kind::Error};
         case State::Head:
             fail(bad_status(), started() ? "connection closed in the middle of a head"
                                          : "connection closed before a message");
             return {Kind::Error};
-        default: fail(bad_status(), "connection closed in the middle of a body"); return {Kind::Error};
+        default:
+            fail(bad_status(), "connection closed in the middle of a body");
+            return {Kind::Error};
     }
 }
 

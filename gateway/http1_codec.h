@@ -27,7 +27,7 @@ struct Http1Limits {
 };
 
 class Http1Codec : public Pooled<Http1Codec> {
-public:
+  public:
     enum class Mode { Request, Response };
 
     enum class Kind {
@@ -85,7 +85,7 @@ public:
     int error_status() const { return error_status_; }
     const std::string& error_message() const { return error_message_; }
 
-private:
+  private:
     enum class State {
         Head,
         Body,

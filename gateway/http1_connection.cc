@@ -15,11 +15,10 @@ namespace gw {
 namespace {
 
 constexpr size_t kMaxChunkLinePeek = 4096 + 64;
-constexpr uint64_t kMaxDiscard = 1024 * 1024;    // unread body we swallow to keep a connection
-constexpr size_t kMaxPipelined = 64 * 1024;      // buffered requests behind the one in progress
+constexpr uint64_t kMaxDiscard = 1024 * 1024;  // unread body we swallow to keep a connection
+constexpr size_t kMaxPipelined = 64 * 1024;    // buffered requests behind the one in progress
 constexpr Duration kLingerTime{2000};
 constexpr int64_t kNever = INT64_MAX;
-
 
 Http1Limits limits_from(const Config& c) {
     Http1Limits l;
@@ -32,14 +31,16 @@ Http1Limits limits_from(const Config& c) {
 
 // Fields the connection owns on the wire (RFC 9110 §7.6.1 hop-by-hop, plus framing).
 bool connection_owned(std::string_view name) {
-    return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "transfer-encoding") ||
-           iequals(name, "proxy-connection") || iequals(name, "upgrade");
+    return iequals(name, "connection") || iequals(name, "keep-alive") ||
+           iequals(name, "transfer-encoding") || iequals(name, "proxy-connection") ||
+           iequals(name, "upgrade");
 }
 
 }  // namespace
 
-std::unique_ptr<Http1Connection> Http1Connection::create(Worker& worker, int fd, const sockaddr* addr,
-                                                         int addr_len, const ListenerConfig& listener) {
+std::unique_ptr<Http1Connection> Http1Connection::create(Worker& worker, int fd,
+                                                         const sockaddr* addr, int addr_len,
+                                                         const ListenerConfig& listener) {
     (void)addr_len;
     ConnectionInfo info;
     if (addr->sa_family == AF_INET) {
@@ -72,7 +73,8 @@ Http1Connection::~Http1Connection() {
 }
 
 Http1Codec& Http1Connection::codec() {
-    if (!codec_) codec_ = std::make_unique<Http1Codec>(Http1Codec::Mode::Request, limits_from(*config_));
+    if (!codec_)
+        codec_ = std::make_unique<Http1Codec>(Http1Codec::Mode::Request, limits_from(*config_));
     return *codec_;
 }
 
@@ -90,8 +92,9 @@ void Http1Connection::on_data(const char* data, size_t len) {
     in_.end_read(phase_ == Phase::Closed);  // the scratch buffer is reused by the next read
 }
 
-void Http1Connection::on_eof() { process_input(); }
-
+void Http1Connection::on_eof() {
+    process_input();
+}
 
 void Http1Connection::process_input() {
     if (processing_) {
@@ -138,19 +141,29 @@ void Http1Connection::process_loop() {
             }
         }
         Http1Codec& c = codec();
-        size_t want = c.in_body() ? std::min(avail, kMaxChunkLinePeek)
-                                  : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
+        size_t want = c.in_body()
+                          ? std::min(avail, kMaxChunkLinePeek)
+                          : std::min<size_t>(avail, config_->server.limits.max_header_bytes + 2);
         Http1Codec::Step s = c.step(in_.peek(want), avail);
         if (s.skip) in_.consume(s.skip);
         switch (s.kind) {
             case Http1Codec::Kind::NeedMore:
                 if (transport_.eof()) handle_eof();
                 return;
-            case Http1Codec::Kind::Head: handle_head(); break;
-            case Http1Codec::Kind::Data: handle_data(s.data); break;
-            case Http1Codec::Kind::MessageEnd: handle_message_end(); break;
-            case Http1Codec::Kind::Paused: return;
-            case Http1Codec::Kind::Error: handle_parse_error(); return;
+            case Http1Codec::Kind::Head:
+                handle_head();
+                break;
+            case Http1Codec::Kind::Data:
+                handle_data(s.data);
+                break;
+            case Http1Codec::Kind::MessageEnd:
+                handle_message_end();
+                break;
+            case Http1Codec::Kind::Paused:
+                return;
+            case Http1Codec::Kind::Error:
+                handle_parse_error();
+                return;
         }
     }
 }
@@ -234,7 +247,9 @@ void Http1Connection::fail_without_stream(int status, const std::string& detail)
 void Http1Connection::handle_eof() {
     switch (phase_) {
         case Phase::Idle:
-        case Phase::Head: close_now(); return;  // nothing, or half a head: just go
+        case Phase::Head:
+            close_now();
+            return;  // nothing, or half a head: just go
         case Phase::Active:
             if (!request_done_) {
                 close_now();  // the client gave up in the middle of its request
@@ -242,7 +257,8 @@ void Http1Connection::handle_eof() {
                 keep_alive_ = false;  // half-close after a full request: still answer it
             }
             return;
-        default: return;
+        default:
+            return;
     }
 }
 
@@ -365,7 +381,9 @@ void Http1Connection::on_drained() {
     }
 }
 
-void Http1Connection::on_transport_error(int) { close_now(); }
+void Http1Connection::on_transport_error(int) {
+    close_now();
+}
 
 // ---- timers ----
 
@@ -374,11 +392,21 @@ void Http1Connection::arm(Timer t) {
     const TimeoutsConfig& to = config_->server.timeouts;
     Duration d{0};
     switch (t) {
-        case Timer::None: deadline_ms_ = kNever; return;  // a queued deadline fires and finds nothing due
-        case Timer::KeepAlive: d = to.keepalive; break;
-        case Timer::Header: d = to.header; break;
-        case Timer::Body: d = to.body; break;
-        case Timer::Linger: d = kLingerTime; break;
+        case Timer::None:
+            deadline_ms_ = kNever;
+            return;  // a queued deadline fires and finds nothing due
+        case Timer::KeepAlive:
+            d = to.keepalive;
+            break;
+        case Timer::Header:
+            d = to.header;
+            break;
+        case Timer::Body:
+            d = to.body;
+            break;
+        case Timer::Linger:
+            d = kLingerTime;
+            break;
     }
     deadline_ms_ = TimerQueue::now_ms() + d.count();
     if (armed() && deadline() <= deadline_ms_) return;  // fires first, then moves on
@@ -392,9 +420,12 @@ void Http1Connection::on_deadline() {
         return;
     }
     switch (timer_kind_) {
-        case Timer::None: return;
+        case Timer::None:
+            return;
         case Timer::KeepAlive:
-        case Timer::Linger: close_now(); return;
+        case Timer::Linger:
+            close_now();
+            return;
         case Timer::Header:
             if (phase_ == Phase::Head && codec_ && codec_->started()) {
                 fail_without_stream(408, "the request head did not arrive in time");
@@ -417,7 +448,9 @@ void Http1Connection::on_deadline() {
 // ---- output (DownstreamSink) ----
 
 void Http1Connection::send_continue() {
-    if (!expect_continue_ || continue_sent_ || head_sent_ || request_done_ || phase_ != Phase::Active) return;
+    if (!expect_continue_ || continue_sent_ || head_sent_ || request_done_ ||
+        phase_ != Phase::Active)
+        return;
     continue_sent_ = true;
     static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
     transport_.write(k100.data(), k100.size());
@@ -463,8 +496,9 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
     std::string& out = worker_.scratch_string();
     out.clear();
     out += "HTTP/1.1 ";
-    char code[4] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
-                    static_cast<char>('0' + status % 10), ' '};
+    char code[4] = {static_cast<char>('0' + status / 100 % 10),
+                    static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
+                    ' '};
     out.append(code, 4);
     out += head.reason.empty() ? reason_phrase(status) : std::string_view(head.reason);
     out += "\r\n";
@@ -513,8 +547,8 @@ void Http1Connection::send_head(ResponseHead& head, bool end_stream) {
 
 void Http1Connection::send_interim(const ResponseHead& head) {
     // RFC 9110 §15.2: never to an HTTP/1.0 client; 100 is ours to send (send_continue).
-    if (phase_ != Phase::Active || head_sent_ || req_version_ != HttpVersion::Http11 || head.status == 100 ||
-        head.status < 100 || head.status >= 200) {
+    if (phase_ != Phase::Active || head_sent_ || req_version_ != HttpVersion::Http11 ||
+        head.status == 100 || head.status < 100 || head.status >= 200) {
         return;
     }
     std::string& out = worker_.scratch_string();
@@ -580,7 +614,8 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
         return;
     }
     flush_soon();
-    if (transport_.output_pending() > kDownstreamHighWatermark) transport_.watch_drain(kDownstreamHighWatermark / 2);
+    if (transport_.output_pending() > kDownstreamHighWatermark)
+        transport_.watch_drain(kDownstreamHighWatermark / 2);
 }
 
 }  // namespace gw

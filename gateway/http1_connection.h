@@ -5,7 +5,8 @@
 //
 //   Idle ──byte──→ Head ──head──→ Active ──response done + request done──→ Idle (keep-alive)
 //     │              │              │
-//     └─timeout──────┴─error/408────┴──not keep-alive──→ Closing ─flushed→ Lingering ─EOF/2s→ Closed
+//     └─timeout──────┴─error/408────┴──not keep-alive──→ Closing ─flushed→ Lingering ─EOF/2s→
+//     Closed
 #pragma once
 
 #include <memory>
@@ -19,10 +20,13 @@
 
 namespace gw {
 
-class Http1Connection final : public Connection, public DownstreamSink, public TransportHandler, public TimerNode {
-public:
-    static std::unique_ptr<Http1Connection> create(Worker& worker, int fd, const sockaddr* addr, int addr_len,
-                                                   const ListenerConfig& listener);
+class Http1Connection final : public Connection,
+                              public DownstreamSink,
+                              public TransportHandler,
+                              public TimerNode {
+  public:
+    static std::unique_ptr<Http1Connection> create(Worker& worker, int fd, const sockaddr* addr,
+                                                   int addr_len, const ListenerConfig& listener);
     Http1Connection(Worker& worker, int fd, ConnectionInfo info);
     ~Http1Connection() override;
 
@@ -54,7 +58,7 @@ public:
     void on_drained() override;
     void on_transport_error(int err) override;
 
-private:
+  private:
     enum class Phase : uint8_t { Idle, Head, Active, Closing, Lingering, Closed };
     enum class Timer : uint8_t { None, KeepAlive, Header, Body, Linger };
 
@@ -84,10 +88,10 @@ private:
     Worker& worker_;
     PlainTransport transport_;  // embedded: an idle connection is one allocation
     InputBuffer in_;
-    int64_t deadline_ms_ = 0;        // when timer_kind_ expires (monotonic ms)
+    int64_t deadline_ms_ = 0;  // when timer_kind_ expires (monotonic ms)
     ConnectionInfo info_;
     std::shared_ptr<const Config> config_;  // refreshed per request
-    std::unique_ptr<Http1Codec> codec_;  // only while a request is being read (idle: none)
+    std::unique_ptr<Http1Codec> codec_;     // only while a request is being read (idle: none)
     std::unique_ptr<Stream> stream_;
     uint64_t out_remaining_ = 0;  // body bytes still owed under Content-Length
     uint32_t requests_ = 0;

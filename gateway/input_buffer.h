@@ -12,7 +12,7 @@
 namespace gw {
 
 class InputBuffer {
-public:
+  public:
     // A read arrived: its bytes are valid until end_read().
     void begin_read(const char* data, size_t len) {
         if (buffered() > 0) {
@@ -40,7 +40,8 @@ public:
     std::string_view peek(size_t want) {
         if (raw_len_ > 0 || !buf_) return std::string_view(raw_, std::min(want, raw_len_));
         size_t n = std::min(want, evbuffer_get_length(buf_.get()));
-        auto* p = reinterpret_cast<const char*>(evbuffer_pullup(buf_.get(), static_cast<ssize_t>(n)));
+        auto* p =
+            reinterpret_cast<const char*>(evbuffer_pullup(buf_.get(), static_cast<ssize_t>(n)));
         return std::string_view(p, n);
     }
     void consume(size_t n) {
@@ -69,7 +70,7 @@ public:
         buf_.reset();
     }
 
-private:
+  private:
     EvbufferPtr buf_;  // only while bytes wait beyond one read
     const char* raw_ = nullptr;
     size_t raw_len_ = 0;

@@ -28,6 +28,8 @@ using BuffereventPtr = CPtr<bufferevent, &bufferevent_free>;
 using EvbufferPtr = CPtr<evbuffer, &evbuffer_free>;
 using ListenerPtr = CPtr<evconnlistener, &evconnlistener_free>;
 
-inline EvbufferPtr make_evbuffer() { return EvbufferPtr(evbuffer_new()); }
+inline EvbufferPtr make_evbuffer() {
+    return EvbufferPtr(evbuffer_new());
+}
 
 }  // namespace gw

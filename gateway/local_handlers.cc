@@ -38,8 +38,9 @@ struct RespondConfig {
 };
 
 class RespondTerminal final : public Terminal {
-public:
-    RespondTerminal(StreamCallbacks& stream, const RespondConfig& cfg) : stream_(stream), cfg_(cfg) {}
+  public:
+    RespondTerminal(StreamCallbacks& stream, const RespondConfig& cfg)
+        : stream_(stream), cfg_(cfg) {}
 
     void on_request_headers(RequestHead&, bool) override {
         ResponseHead head;
@@ -57,19 +58,19 @@ public:
         stream_.send_response_data(body.get(), true);
     }
 
-private:
+  private:
     StreamCallbacks& stream_;
     const RespondConfig& cfg_;
 };
 
 class RespondFactory final : public TerminalFactory {
-public:
+  public:
     explicit RespondFactory(RespondConfig cfg) : cfg_(std::move(cfg)) {}
     std::unique_ptr<Terminal> create(StreamCallbacks& s) const override {
         return std::make_unique<RespondTerminal>(s, cfg_);
     }
 
-private:
+  private:
     RespondConfig cfg_;
 };
 
@@ -82,8 +83,9 @@ struct RedirectConfig {
 };
 
 class RedirectTerminal final : public Terminal {
-public:
-    RedirectTerminal(StreamCallbacks& stream, const RedirectConfig& cfg) : stream_(stream), cfg_(cfg) {}
+  public:
+    RedirectTerminal(StreamCallbacks& stream, const RedirectConfig& cfg)
+        : stream_(stream), cfg_(cfg) {}
 
     void on_request_headers(RequestHead& req, bool) override {
         std::string location = cfg_.to.expand(req, stream_.captures());
@@ -104,26 +106,26 @@ public:
         stream_.send_response_head(std::move(head), true);
     }
 
-private:
+  private:
     StreamCallbacks& stream_;
     const RedirectConfig& cfg_;
 };
 
 class RedirectFactory final : public TerminalFactory {
-public:
+  public:
     explicit RedirectFactory(RedirectConfig cfg) : cfg_(std::move(cfg)) {}
     std::unique_ptr<Terminal> create(StreamCallbacks& s) const override {
         return std::make_unique<RedirectTerminal>(s, cfg_);
     }
 
-private:
+  private:
     RedirectConfig cfg_;
 };
 
 // ---- health ----
 
 class HealthTerminal final : public Terminal {
-public:
+  public:
     explicit HealthTerminal(StreamCallbacks& stream) : stream_(stream) {}
     void on_request_headers(RequestHead&, bool) override {
         static constexpr std::string_view kBody = "{\"status\":\"ok\"}\n";
@@ -138,13 +140,15 @@ public:
         stream_.send_response_data(body.get(), true);
     }
 
-private:
+  private:
     StreamCallbacks& stream_;
 };
 
 class HealthFactory final : public TerminalFactory {
-public:
-    std::unique_ptr<Terminal> create(StreamCallbacks& s) const override { return std::make_unique<HealthTerminal>(s); }
+  public:
+    std::unique_ptr<Terminal> create(StreamCallbacks& s) const override {
+        return std::make_unique<HealthTerminal>(s);
+    }
 };
 
 // ---- echo ----
@@ -152,7 +156,7 @@ public:
 // Streams the request body back as the response body, with back-pressure both ways: a client
 // that does not read its response stops us reading its request.
 class EchoTerminal final : public Terminal {
-public:
+  public:
     explicit EchoTerminal(StreamCallbacks& stream) : stream_(stream) {}
 
     void on_request_headers(RequestHead& req, bool end_stream) override {
@@ -160,7 +164,8 @@ public:
         head.status = 200;
         const std::string* type = req.headers.get("content-type");
         head.headers.add("Content-Type", type ? *type : "application/octet-stream");
-        if (req.content_length) head.headers.add("Content-Length", std::to_string(*req.content_length));
+        if (req.content_length)
+            head.headers.add("Content-Length", std::to_string(*req.content_length));
         head.headers.add("X-Echo-Method", req.method);
         head.headers.add("X-Echo-Path", req.path);
         if (!end_stream) stream_.want_request_body();  // 100 Continue before our own head
@@ -182,15 +187,17 @@ public:
         }
     }
 
-private:
+  private:
     static constexpr size_t kHighWatermark = 256 * 1024;
     StreamCallbacks& stream_;
     bool paused_ = false;
 };
 
 class EchoFactory final : public TerminalFactory {
-public:
-    std::unique_ptr<Terminal> create(StreamCallbacks& s) const override { return std::make_unique<EchoTerminal>(s); }
+  public:
+    std::unique_ptr<Terminal> create(StreamCallbacks& s) const override {
+        return std::make_unique<EchoTerminal>(s);
+    }
 };
 
 bool read_file(const std::string& path, std::string& out) {
@@ -230,7 +237,8 @@ std::shared_ptr<const TerminalFactory> parse_respond(ConfigTable& t, const std::
         if (!read_file(path, cfg.body)) {
             t.error("body_file", "cannot read \"" + path + "\": " + std::strerror(errno));
         } else if (cfg.body.size() > kMaxBodyFile) {
-            t.error("body_file", "\"" + path + "\" is larger than 16MiB; serve it as a static file");
+            t.error("body_file",
+                    "\"" + path + "\" is larger than 16MiB; serve it as a static file");
         }
     }
     if (status_has_no_body(cfg.status) && !cfg.body.empty()) {
@@ -239,7 +247,8 @@ std::shared_ptr<const TerminalFactory> parse_respond(ConfigTable& t, const std::
     if (!cfg.body.empty() && !cfg.headers.has("content-type")) {
         cfg.headers.add("Content-Type", "text/plain; charset=utf-8");
     }
-    if (!status_has_no_body(cfg.status)) cfg.headers.add("Content-Length", std::to_string(cfg.body.size()));
+    if (!status_has_no_body(cfg.status))
+        cfg.headers.add("Content-Length", std::to_string(cfg.body.size()));
     t.finish();
     return std::make_shared<RespondFactory>(std::move(cfg));
 }
@@ -264,9 +273,13 @@ std::shared_ptr<const TerminalFactory> parse_redirect(ConfigTable& t, const Rout
     return std::make_shared<RedirectFactory>(std::move(cfg));
 }
 
-std::shared_ptr<const TerminalFactory> make_health_terminal() { return std::make_shared<HealthFactory>(); }
+std::shared_ptr<const TerminalFactory> make_health_terminal() {
+    return std::make_shared<HealthFactory>();
+}
 
-std::shared_ptr<const TerminalFactory> make_echo_terminal() { return std::make_shared<EchoFactory>(); }
+std::shared_ptr<const TerminalFactory> make_echo_terminal() {
+    return std::make_shared<EchoFactory>();
+}
 
 std::string TargetTemplate::compile(std::string_view text, const RouteMatch& match) {
     parts_.clear();
@@ -296,7 +309,8 @@ std::string TargetTemplate::compile(std::string_view text, const RouteMatch& mat
             p.kind = Part::Kind::Index;
             p.index = static_cast<size_t>(std::stoul(name.substr(0, 4)));
             if (!re || static_cast<int>(p.index) > re->NumberOfCapturingGroups()) {
-                return "redirect target uses ${" + name + "} but the route's path_regex has no such group";
+                return "redirect target uses ${" + name +
+                       "} but the route's path_regex has no such group";
             }
         } else if (re && re->NamedCapturingGroups().count(name)) {
             p.kind = Part::Kind::Named;
@@ -312,7 +326,8 @@ std::string TargetTemplate::compile(std::string_view text, const RouteMatch& mat
             p.kind = Part::Kind::Method;
         } else {
             return "redirect target uses ${" + name +
-                   "}, which is neither a named group of the route's path_regex nor one of host, path, query, scheme, method";
+                   "}, which is neither a named group of the route's path_regex nor one of host, "
+                   "path, query, scheme, method";
         }
         parts_.push_back(std::move(p));
     }
@@ -324,18 +339,30 @@ std::string TargetTemplate::expand(const RequestHead& req, const RouteCaptures& 
     std::string out;
     for (const auto& p : parts_) {
         switch (p.kind) {
-            case Part::Kind::Literal: out += p.text; break;
+            case Part::Kind::Literal:
+                out += p.text;
+                break;
             case Part::Kind::Named:
                 if (const std::string* v = caps.find(p.text)) out += *v;
                 break;
             case Part::Kind::Index:
                 if (p.index < caps.positional.size()) out += caps.positional[p.index];
                 break;
-            case Part::Kind::Host: out += req.host; break;
-            case Part::Kind::Path: out += req.path; break;
-            case Part::Kind::Query: out += req.query; break;
-            case Part::Kind::Scheme: out += req.scheme; break;
-            case Part::Kind::Method: out += req.method; break;
+            case Part::Kind::Host:
+                out += req.host;
+                break;
+            case Part::Kind::Path:
+                out += req.path;
+                break;
+            case Part::Kind::Query:
+                out += req.query;
+                break;
+            case Part::Kind::Scheme:
+                out += req.scheme;
+                break;
+            case Part::Kind::Method:
+                out += req.method;
+                break;
         }
     }
     return out;

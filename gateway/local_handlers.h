@@ -23,13 +23,13 @@ std::shared_ptr<const TerminalFactory> make_echo_terminal();
 
 // A redirect target with ${name} / ${N} references resolved per request.
 class TargetTemplate {
-public:
+  public:
     // Validates every reference against the route's capture names and the built-ins (host,
     // path, query, scheme, method). Returns an error message or "".
     std::string compile(std::string_view text, const RouteMatch& match);
     std::string expand(const RequestHead& req, const RouteCaptures& caps) const;
 
-private:
+  private:
     struct Part {
         enum class Kind { Literal, Named, Index, Host, Path, Query, Scheme, Method } kind;
         std::string text;

@@ -15,9 +15,17 @@ bool configure_error_log(LogLevel level, const std::string& target, std::string&
 bool log_enabled(LogLevel level);
 void log_write(LogLevel level, std::string_view message);
 
-inline void log_debug(std::string_view m) { if (log_enabled(LogLevel::Debug)) log_write(LogLevel::Debug, m); }
-inline void log_info(std::string_view m) { if (log_enabled(LogLevel::Info)) log_write(LogLevel::Info, m); }
-inline void log_warn(std::string_view m) { if (log_enabled(LogLevel::Warn)) log_write(LogLevel::Warn, m); }
-inline void log_error(std::string_view m) { log_write(LogLevel::Error, m); }
+inline void log_debug(std::string_view m) {
+    if (log_enabled(LogLevel::Debug)) log_write(LogLevel::Debug, m);
+}
+inline void log_info(std::string_view m) {
+    if (log_enabled(LogLevel::Info)) log_write(LogLevel::Info, m);
+}
+inline void log_warn(std::string_view m) {
+    if (log_enabled(LogLevel::Warn)) log_write(LogLevel::Warn, m);
+}
+inline void log_error(std::string_view m) {
+    log_write(LogLevel::Error, m);
+}
 
 }  // namespace gw

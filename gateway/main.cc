@@ -19,7 +19,8 @@ constexpr const char* kDefaultConfig = "conf/squall.toml";
 
 void usage(FILE* out) {
     std::fputs(
-        "usage: squall run [FILE]     serve with FILE (default conf/squall.toml), in the foreground\n"
+        "usage: squall run [FILE]     serve with FILE (default conf/squall.toml), in the "
+        "foreground\n"
         "       squall check FILE     validate FILE; print every problem as file:line:col\n"
         "       squall version        print the version\n"
         "signals: SIGHUP reloads FILE, SIGTERM/SIGINT drain and stop (twice: stop now)\n",
@@ -40,8 +41,9 @@ int cmd_check(const std::string& path) {
     auto cfg = gw::load_config_file(path, errors);
     std::fputs(errors.format().c_str(), stderr);
     if (!cfg) return 1;
-    std::printf("%s: ok (%zu listener(s), %zu route(s), %zu upstream(s), %zu filter(s))\n", path.c_str(),
-                cfg->listeners.size(), cfg->router.routes().size(), cfg->upstreams.size(), cfg->filters.size());
+    std::printf("%s: ok (%zu listener(s), %zu route(s), %zu upstream(s), %zu filter(s))\n",
+                path.c_str(), cfg->listeners.size(), cfg->router.routes().size(),
+                cfg->upstreams.size(), cfg->filters.size());
     return 0;
 }
 
@@ -65,8 +67,8 @@ void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
         gw::ConfigErrors errors(st->path);
         auto cfg = gw::load_config_file(st->path, errors);
         for (const auto& d : errors.diagnostics()) {
-            std::string line = d.file + ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.column) + ": " +
-                               d.message;
+            std::string line = d.file + ":" + std::to_string(d.loc.line) + ":" +
+                               std::to_string(d.loc.column) + ": " + d.message;
             if (d.warning) {
                 gw::log_warn(line);
             } else {
@@ -78,12 +80,14 @@ void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
             return;
         }
         if (auto r = st->server->reload(cfg); !r) {
-            gw::log_error("reload refused: " + r.error().context + "; the running configuration stays");
+            gw::log_error("reload refused: " + r.error().context +
+                          "; the running configuration stays");
         }
         return;
     }
     if (++st->stop_signals == 1) {
-        gw::log_info(std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + ": draining (send again to stop now)");
+        gw::log_info(std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                     ": draining (send again to stop now)");
         st->server->begin_shutdown();
         timeval tv{0, 50 * 1000};
         event_add(st->poll.get(), &tv);

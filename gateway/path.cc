@@ -53,9 +53,14 @@ Result<std::string> decode_path(std::string_view raw, const PathOptions& opts) {
             out += static_cast<char>(v);
         } else if (v == '/') {
             switch (opts.encoded_slashes) {
-                case EncodedSlashes::Reject: return bad("encoded slash in path");
-                case EncodedSlashes::Keep: out += "%2F"; break;
-                case EncodedSlashes::Decode: out += '/'; break;
+                case EncodedSlashes::Reject:
+                    return bad("encoded slash in path");
+                case EncodedSlashes::Keep:
+                    out += "%2F";
+                    break;
+                case EncodedSlashes::Decode:
+                    out += '/';
+                    break;
             }
         } else {
             static constexpr char kHex[] = "0123456789ABCDEF";
@@ -137,7 +142,9 @@ Result<NormalizedTarget> normalize_target(std::string_view target, const PathOpt
     if (target.find('#') != std::string_view::npos) return bad("fragment in request target");
     if (target.front() != '/') {
         // RFC 9112 §3.2.2 absolute-form: the authority inside it replaces Host.
-        size_t skip = starts_with_ci(target, "http://") ? 7 : starts_with_ci(target, "https://") ? 8 : 0;
+        size_t skip = starts_with_ci(target, "http://")    ? 7
+                      : starts_with_ci(target, "https://") ? 8
+                                                           : 0;
         if (skip == 0) return bad("unsupported request target form");
         size_t end = target.find_first_of("/?", skip);
         if (end == std::string_view::npos) end = target.size();
@@ -161,7 +168,8 @@ Result<NormalizedTarget> normalize_target(std::string_view target, const PathOpt
     for (size_t i = 0; i < raw_path.size() && simple; ++i) {
         char c = raw_path[i];
         if (c == '%') simple = false;
-        if (c == '/' && i + 1 < raw_path.size() && (raw_path[i + 1] == '/' || raw_path[i + 1] == '.')) {
+        if (c == '/' && i + 1 < raw_path.size() &&
+            (raw_path[i + 1] == '/' || raw_path[i + 1] == '.')) {
             simple = false;
         }
     }
@@ -211,7 +219,8 @@ Result<std::string> normalize_host(std::string_view authority) {
     std::string out;
     out.reserve(host.size());
     for (char c : host) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
         if (c >= 'A' && c <= 'Z') {
             c = static_cast<char>(c + 32);
             ok = true;

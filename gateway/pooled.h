@@ -12,7 +12,7 @@ namespace gw {
 
 template <typename T, size_t kMax = 256>
 class Pooled {
-public:
+  public:
     static void* operator new(size_t size) {
         auto& blocks = list().blocks;
         if (size == sizeof(T) && !blocks.empty()) {
@@ -31,11 +31,12 @@ public:
         ::operator delete(p);
     }
 
-private:
+  private:
     struct FreeList {
         std::vector<void*> blocks;
         ~FreeList() {
-            for (void* p : blocks) ::operator delete(p);
+            for (void* p : blocks)
+                ::operator delete(p);
         }
     };
     static FreeList& list() {

@@ -12,7 +12,8 @@
 namespace gw {
 namespace {
 
-std::shared_ptr<const RE2> compile_regex(ConfigTable& t, std::string_view key, const std::string& pattern) {
+std::shared_ptr<const RE2> compile_regex(ConfigTable& t, std::string_view key,
+                                         const std::string& pattern) {
     RE2::Options opts;
     opts.set_log_errors(false);
     auto re = std::make_shared<const RE2>(pattern, opts);
@@ -35,7 +36,8 @@ void parse_hosts(RouteMatch& m, ConfigTable& t) {
         }
         bool ok = !name.empty() && (p.wildcard ? name.size() > 1 : true);
         for (char c : p.wildcard ? name.substr(1) : name) {
-            ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_');
+            ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                        c == '_');
         }
         if (!ok) {
             t.error("host", "invalid host \"" + h + "\" (a name, or *.name for any subdomain)");
@@ -52,7 +54,8 @@ void parse_path(RouteMatch& m, ConfigTable& t) {
     auto regex = t.get_string("path_regex");
     int n = (exact ? 1 : 0) + (prefix ? 1 : 0) + (regex ? 1 : 0);
     if (n > 1) {
-        t.error(regex ? "path_regex" : "path_prefix", "use only one of 'path', 'path_prefix' and 'path_regex'");
+        t.error(regex ? "path_regex" : "path_prefix",
+                "use only one of 'path', 'path_prefix' and 'path_regex'");
         return;
     }
     auto must_be_normal = [&](std::string_view key, const std::string& p) {
@@ -63,7 +66,9 @@ void parse_path(RouteMatch& m, ConfigTable& t) {
         auto norm = normalize_target(p, PathOptions{EncodedSlashes::Keep, true});
         if (!norm || norm->path != p || !norm->query.empty()) {
             t.error(key, "'" + std::string(key) + "' \"" + p + "\" is not a normalised path" +
-                             (norm && norm->query.empty() ? " (requests are matched as \"" + norm->path + "\")" : ""));
+                             (norm && norm->query.empty()
+                                  ? " (requests are matched as \"" + norm->path + "\")"
+                                  : ""));
             return false;
         }
         return true;
@@ -92,8 +97,11 @@ void parse_methods(RouteMatch& m, ConfigTable& t) {
             continue;
         }
         std::string upper = meth;
-        for (char& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-        if (upper != meth) t.warning("methods", "methods are case-sensitive; \"" + meth + "\" is not \"" + upper + "\"");
+        for (char& c : upper)
+            c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+        if (upper != meth)
+            t.warning("methods",
+                      "methods are case-sensitive; \"" + meth + "\" is not \"" + upper + "\"");
         m.methods.push_back(meth);
     }
 }
@@ -106,7 +114,8 @@ std::vector<FieldMatch> parse_field_matches(ConfigTable& t, std::string_view key
         FieldMatch f;
         if (auto n = it.get_string("name")) {
             f.name = *n;
-            if (header && !valid_header_name(f.name)) it.error("name", "invalid header name \"" + f.name + "\"");
+            if (header && !valid_header_name(f.name))
+                it.error("name", "invalid header name \"" + f.name + "\"");
         } else if (!it.has("name")) {
             it.error_here("a " + std::string(key) + " condition needs 'name'");
         }
@@ -128,7 +137,9 @@ std::vector<FieldMatch> parse_field_matches(ConfigTable& t, std::string_view key
     return out;
 }
 
-std::string describe(const Route& r) { return "route '" + r.name + "' (line " + std::to_string(r.loc.line) + ")"; }
+std::string describe(const Route& r) {
+    return "route '" + r.name + "' (line " + std::to_string(r.loc.line) + ")";
+}
 
 }  // namespace
 
@@ -140,7 +151,8 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
         r->index = routes.size();
         r->loc = t.loc();
         r->name = t.get_string("name").value_or("route" + std::to_string(r->index + 1));
-        if (!names.insert(r->name).second) t.error("name", "duplicate route name '" + r->name + "'");
+        if (!names.insert(r->name).second)
+            t.error("name", "duplicate route name '" + r->name + "'");
 
         RouteMatch& m = r->match;
         if (auto ls = t.get_string_list("listeners")) {
@@ -160,7 +172,8 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
 
         if (auto fs = t.get_string_list("filters")) {
             std::set<std::string, std::less<>> known;
-            for (const auto& [name, _] : cfg.filters) known.insert(name);
+            for (const auto& [name, _] : cfg.filters)
+                known.insert(name);
             for (const auto& f : *fs) {
                 auto it = cfg.filters.find(f);
                 if (it == cfg.filters.end()) {
@@ -177,21 +190,23 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
 
         r->error_pages = cfg.error_pages;
         if (auto dir = t.get_string("error_pages")) {
-            r->error_pages = ErrorPages::load_dir(resolve_path(cfg.base_dir, *dir), cfg.error_pages, t.errors(),
-                                                  t.loc("error_pages"));
+            r->error_pages = ErrorPages::load_dir(resolve_path(cfg.base_dir, *dir), cfg.error_pages,
+                                                  t.errors(), t.loc("error_pages"));
         }
 
         // Exactly one terminal.
-        static constexpr std::string_view kTerminals[] = {"proxy", "static", "respond", "redirect", "health", "echo"};
+        static constexpr std::string_view kTerminals[] = {"proxy",    "static", "respond",
+                                                          "redirect", "health", "echo"};
         std::vector<std::string_view> present;
         for (auto k : kTerminals) {
             if (t.has(k)) present.push_back(k);
         }
         if (present.size() > 1) {
-            t.error(present[1], "a route has one action; it has both '" + std::string(present[0]) + "' and '" +
-                                    std::string(present[1]) + "'");
+            t.error(present[1], "a route has one action; it has both '" + std::string(present[0]) +
+                                    "' and '" + std::string(present[1]) + "'");
         } else if (present.empty()) {
-            t.error_here("route '" + r->name + "' needs an action: proxy, static, respond, redirect, health or echo");
+            t.error_here("route '" + r->name +
+                         "' needs an action: proxy, static, respond, redirect, health or echo");
         }
         if (auto rt = t.get_table("respond")) {
             r->terminal = parse_respond(*rt, cfg.base_dir);
@@ -224,14 +239,16 @@ void parse_routes(Config& cfg, std::vector<ConfigTable>& tables) {
     for (size_t j = 0; j < routes.size(); ++j) {
         for (size_t i = 0; i < j; ++i) {
             if (Router::shadows(routes[i]->match, routes[j]->match)) {
-                tables[j].errors().warning(routes[j]->loc, describe(*routes[j]) + " can never match: " +
-                                                               describe(*routes[i]) +
-                                                               " comes first and matches every request it would");
+                tables[j].errors().warning(routes[j]->loc,
+                                           describe(*routes[j]) +
+                                               " can never match: " + describe(*routes[i]) +
+                                               " comes first and matches every request it would");
                 break;
             }
         }
     }
-    for (auto& r : routes) cfg.router.add(std::move(r));
+    for (auto& r : routes)
+        cfg.router.add(std::move(r));
 }
 
 }  // namespace gw

@@ -9,15 +9,19 @@ namespace gw {
 
 bool HostPattern::matches(std::string_view host) const {
     if (!wildcard) return host == name;
-    return host.size() > name.size() && host.compare(host.size() - name.size(), name.size(), name) == 0;
+    return host.size() > name.size() &&
+           host.compare(host.size() - name.size(), name.size(), name) == 0;
 }
 
 bool FieldMatch::matches(const std::string* v) const {
     if (!v) return false;
     switch (kind) {
-        case Kind::Present: return true;
-        case Kind::Exact: return *v == value;
-        case Kind::Regex: return RE2::PartialMatch(*v, *regex);
+        case Kind::Present:
+            return true;
+        case Kind::Exact:
+            return *v == value;
+        case Kind::Regex:
+            return RE2::PartialMatch(*v, *regex);
     }
     return false;
 }
@@ -40,7 +44,8 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
         if (item.empty()) continue;
         size_t eq = item.find('=');
         std::string raw_name(item.substr(0, eq));
-        std::string raw_value(eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1));
+        std::string raw_value(eq == std::string_view::npos ? std::string_view{}
+                                                           : item.substr(eq + 1));
         std::replace(raw_name.begin(), raw_name.end(), '+', ' ');
         std::replace(raw_value.begin(), raw_value.end(), '+', ' ');
         std::string name, value;
@@ -55,20 +60,25 @@ namespace {
 
 bool path_matches(const RouteMatch& m, std::string_view path, RouteCaptures* captures) {
     switch (m.path_kind) {
-        case PathMatch::Any: return true;
-        case PathMatch::Exact: return path == m.path;
-        case PathMatch::Prefix: return path.size() >= m.path.size() && path.compare(0, m.path.size(), m.path) == 0;
+        case PathMatch::Any:
+            return true;
+        case PathMatch::Exact:
+            return path == m.path;
+        case PathMatch::Prefix:
+            return path.size() >= m.path.size() && path.compare(0, m.path.size(), m.path) == 0;
         case PathMatch::Regex: {
             const RE2& re = *m.path_regex;
             int groups = re.NumberOfCapturingGroups();
             if (!captures || groups == 0) return RE2::PartialMatch(path, re);
             std::vector<re2::StringPiece> sub(static_cast<size_t>(groups) + 1);
-            if (!re.Match(path, 0, path.size(), RE2::UNANCHORED, sub.data(), static_cast<int>(sub.size()))) {
+            if (!re.Match(path, 0, path.size(), RE2::UNANCHORED, sub.data(),
+                          static_cast<int>(sub.size()))) {
                 return false;
             }
             captures->positional.clear();
             captures->named.clear();
-            for (const auto& s : sub) captures->positional.emplace_back(s.data() ? std::string(s) : std::string());
+            for (const auto& s : sub)
+                captures->positional.emplace_back(s.data() ? std::string(s) : std::string());
             for (const auto& [name, idx] : re.NamedCapturingGroups()) {
                 captures->named.emplace_back(name, captures->positional[static_cast<size_t>(idx)]);
             }
@@ -84,11 +94,13 @@ bool route_matches(const RouteMatch& m, const RequestHead& req, std::string_view
         std::find(m.listeners.begin(), m.listeners.end(), listener) == m.listeners.end()) {
         return false;
     }
-    if (!m.methods.empty() && std::find(m.methods.begin(), m.methods.end(), req.method) == m.methods.end()) {
+    if (!m.methods.empty() &&
+        std::find(m.methods.begin(), m.methods.end(), req.method) == m.methods.end()) {
         return false;
     }
-    if (!m.hosts.empty() &&
-        std::none_of(m.hosts.begin(), m.hosts.end(), [&](const HostPattern& h) { return h.matches(req.host); })) {
+    if (!m.hosts.empty() && std::none_of(m.hosts.begin(), m.hosts.end(), [&](const HostPattern& h) {
+            return h.matches(req.host);
+        })) {
         return false;
     }
     for (const auto& h : m.headers) {
@@ -113,20 +125,25 @@ bool route_matches(const RouteMatch& m, const RequestHead& req, std::string_view
 bool covers_host(const HostPattern& a, const HostPattern& b) {
     if (!a.wildcard) return !b.wildcard && a.name == b.name;
     if (!b.wildcard) return a.matches(b.name);
-    return b.name.size() >= a.name.size() && b.name.compare(b.name.size() - a.name.size(), a.name.size(), a.name) == 0;
+    return b.name.size() >= a.name.size() &&
+           b.name.compare(b.name.size() - a.name.size(), a.name.size(), a.name) == 0;
 }
 
 template <typename T>
 bool subset_of(const std::vector<T>& small, const std::vector<T>& big) {
-    return std::all_of(small.begin(), small.end(),
-                       [&](const T& x) { return std::find(big.begin(), big.end(), x) != big.end(); });
+    return std::all_of(small.begin(), small.end(), [&](const T& x) {
+        return std::find(big.begin(), big.end(), x) != big.end();
+    });
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+    return s.substr(0, p.size()) == p;
+}
 
 }  // namespace
 
-const Route* Router::match(const RequestHead& req, std::string_view listener, RouteCaptures* captures) const {
+const Route* Router::match(const RequestHead& req, std::string_view listener,
+                           RouteCaptures* captures) const {
     for (const auto& r : routes_) {
         if (route_matches(r->match, req, listener, captures)) return r.get();
     }
@@ -134,24 +151,30 @@ const Route* Router::match(const RequestHead& req, std::string_view listener, Ro
 }
 
 bool Router::shadows(const RouteMatch& a, const RouteMatch& b) {
-    if (!a.listeners.empty() && (b.listeners.empty() || !subset_of(b.listeners, a.listeners))) return false;
+    if (!a.listeners.empty() && (b.listeners.empty() || !subset_of(b.listeners, a.listeners)))
+        return false;
     if (!a.methods.empty() && (b.methods.empty() || !subset_of(b.methods, a.methods))) return false;
     if (!a.hosts.empty()) {
         if (b.hosts.empty()) return false;
         for (const auto& bh : b.hosts) {
-            if (std::none_of(a.hosts.begin(), a.hosts.end(), [&](const HostPattern& ah) { return covers_host(ah, bh); })) {
+            if (std::none_of(a.hosts.begin(), a.hosts.end(),
+                             [&](const HostPattern& ah) { return covers_host(ah, bh); })) {
                 return false;
             }
         }
     }
     if (!a.headers.empty() || !a.query.empty()) return false;
     switch (a.path_kind) {
-        case PathMatch::Any: return true;
+        case PathMatch::Any:
+            return true;
         case PathMatch::Prefix:
             if (a.path == "/") return true;
-            return (b.path_kind == PathMatch::Prefix || b.path_kind == PathMatch::Exact) && starts_with(b.path, a.path);
-        case PathMatch::Exact: return b.path_kind == PathMatch::Exact && b.path == a.path;
-        case PathMatch::Regex: return false;
+            return (b.path_kind == PathMatch::Prefix || b.path_kind == PathMatch::Exact) &&
+                   starts_with(b.path, a.path);
+        case PathMatch::Exact:
+            return b.path_kind == PathMatch::Exact && b.path == a.path;
+        case PathMatch::Regex:
+            return false;
     }
     return false;
 }

@@ -69,17 +69,18 @@ struct Route {
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
 
 class Router {
-public:
+  public:
     void add(std::shared_ptr<const Route> route) { routes_.push_back(std::move(route)); }
     const std::vector<std::shared_ptr<const Route>>& routes() const { return routes_; }
 
     // The first route that matches, or nullptr. `captures` receives the regex groups.
-    const Route* match(const RequestHead& req, std::string_view listener, RouteCaptures* captures) const;
+    const Route* match(const RequestHead& req, std::string_view listener,
+                       RouteCaptures* captures) const;
 
     // Whether `later` can never match because `earlier` matches everything it would.
     static bool shadows(const RouteMatch& earlier, const RouteMatch& later);
 
-private:
+  private:
     std::vector<std::shared_ptr<const Route>> routes_;
 };
 

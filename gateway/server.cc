@@ -52,13 +52,15 @@ Result<std::vector<int>> Server::open_sockets(const ListenerConfig& l, uint16_t&
         int one = 1;
         bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
                   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0;
-        if (ok && addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (ok && addr.ss_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         ok = ok && ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), l.addr_len) == 0 &&
              ::listen(fd, l.backlog) == 0;
         if (!ok) {
             int e = errno;
             if (fd >= 0) ::close(fd);
-            for (int f : fds) ::close(f);
+            for (int f : fds)
+                ::close(f);
             return Error::io("cannot listen on " + l.address + ": " + std::strerror(e));
         }
         if (port == 0) {
@@ -66,8 +68,9 @@ Result<std::vector<int>> Server::open_sockets(const ListenerConfig& l, uint16_t&
             sockaddr_storage bound{};
             socklen_t len = sizeof(bound);
             getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-            port = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                                    : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+            port = ntohs(bound.ss_family == AF_INET
+                             ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                             : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
             set_port(port);
         }
         fds.push_back(fd);
@@ -82,14 +85,16 @@ Result<void> Server::start() {
     config_ = cfg;
     size_t n = config_->server.workers > 0 ? static_cast<size_t>(config_->server.workers)
                                            : std::max(1u, std::thread::hardware_concurrency());
-    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, config_));
+    for (size_t i = 0; i < n; ++i)
+        workers_.push_back(std::make_unique<Worker>(i, config_));
     std::vector<std::pair<const ListenerConfig*, std::vector<int>>> opened;
     for (const auto& l : config_->listeners) {
         uint16_t port = 0;
         auto fds = open_sockets(l, port);
         if (!fds) {
             for (auto& [_, v] : opened) {
-                for (int fd : v) ::close(fd);
+                for (int fd : v)
+                    ::close(fd);
             }
             workers_.clear();
             return fds.error();
@@ -98,15 +103,20 @@ Result<void> Server::start() {
         opened.emplace_back(&l, std::move(*fds));
     }
     for (auto& [l, fds] : opened) {
-        for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->add_listener(*l, fds[i]);
+        for (size_t i = 0; i < workers_.size(); ++i)
+            workers_[i]->add_listener(*l, fds[i]);
     }
-    for (auto& w : workers_) w->start();
+    for (auto& w : workers_)
+        w->start();
     started_ = true;
     for (const auto& l : config_->listeners) {
-        log_info("listening on " + l.address + (ports_[l.address] != 0 ? " (port " + std::to_string(ports_[l.address]) + ")" : "") +
-                 " as '" + l.name + "'");
+        log_info(
+            "listening on " + l.address +
+            (ports_[l.address] != 0 ? " (port " + std::to_string(ports_[l.address]) + ")" : "") +
+            " as '" + l.name + "'");
     }
-    log_info("squall " SQUALL_VERSION " started with " + std::to_string(workers_.size()) + " worker(s)");
+    log_info("squall " SQUALL_VERSION " started with " + std::to_string(workers_.size()) +
+             " worker(s)");
     return {};
 }
 
@@ -116,8 +126,10 @@ Result<void> Server::reload(std::shared_ptr<Config> cfg) {
         log_warn("server.workers changed: the new count applies after a restart");
     }
     std::set<std::string> old_addrs, new_addrs;
-    for (const auto& l : config_->listeners) old_addrs.insert(l.address);
-    for (const auto& l : cfg->listeners) new_addrs.insert(l.address);
+    for (const auto& l : config_->listeners)
+        old_addrs.insert(l.address);
+    for (const auto& l : cfg->listeners)
+        new_addrs.insert(l.address);
     // Bind the new addresses first: a failure leaves the running config untouched.
     std::vector<std::pair<const ListenerConfig*, std::vector<int>>> opened;
     std::map<std::string, uint16_t, std::less<>> new_ports;
@@ -127,7 +139,8 @@ Result<void> Server::reload(std::shared_ptr<Config> cfg) {
         auto fds = open_sockets(l, port);
         if (!fds) {
             for (auto& [_, v] : opened) {
-                for (int fd : v) ::close(fd);
+                for (int fd : v)
+                    ::close(fd);
             }
             return fds.error();
         }
@@ -137,22 +150,26 @@ Result<void> Server::reload(std::shared_ptr<Config> cfg) {
     std::shared_ptr<const Config> snapshot = cfg;
     for (size_t i = 0; i < workers_.size(); ++i) {
         std::vector<std::pair<ListenerConfig, int>> adds;
-        for (auto& [l, fds] : opened) adds.emplace_back(*l, fds[i]);
+        for (auto& [l, fds] : opened)
+            adds.emplace_back(*l, fds[i]);
         std::vector<std::string> removes;
         for (const auto& a : old_addrs) {
             if (!new_addrs.count(a)) removes.push_back(a);
         }
         Worker* w = workers_[i].get();
         w->post([w, snapshot, adds = std::move(adds), removes = std::move(removes)] {
-            for (const auto& a : removes) w->remove_listener(a);
-            for (const auto& [l, fd] : adds) w->add_listener(l, fd);
+            for (const auto& a : removes)
+                w->remove_listener(a);
+            for (const auto& [l, fd] : adds)
+                w->add_listener(l, fd);
             w->set_config(snapshot);
         });
     }
     for (const auto& a : old_addrs) {
         if (!new_addrs.count(a)) ports_.erase(a);
     }
-    for (auto& [a, p] : new_ports) ports_[a] = p;
+    for (auto& [a, p] : new_ports)
+        ports_[a] = p;
     config_ = snapshot;
     log_info("configuration reloaded from " + config_->file);
     return {};
@@ -183,7 +200,8 @@ bool Server::stopped() const {
 void Server::shutdown() {
     if (!started_) return;
     begin_shutdown();
-    for (auto& w : workers_) w->join();
+    for (auto& w : workers_)
+        w->join();
     workers_.clear();
     started_ = false;
 }

@@ -15,7 +15,7 @@
 namespace gw {
 
 class Server {
-public:
+  public:
     explicit Server(std::shared_ptr<Config> config);
     ~Server();
 
@@ -38,7 +38,7 @@ public:
     std::shared_ptr<const Config> config() const { return config_; }
     size_t worker_count() const { return workers_.size(); }
 
-private:
+  private:
     Result<void> prepare(Config& config);
     Result<std::vector<int>> open_sockets(const ListenerConfig& l, uint16_t& port);
 

@@ -59,7 +59,9 @@ void move_into(EvbufferPtr& dst, evbuffer* src) {
     evbuffer_add_buffer(dst.get(), src);
 }
 
-size_t length(const EvbufferPtr& b) { return b ? evbuffer_get_length(b.get()) : 0; }
+size_t length(const EvbufferPtr& b) {
+    return b ? evbuffer_get_length(b.get()) : 0;
+}
 
 }  // namespace
 
@@ -86,7 +88,8 @@ Stream::~Stream() {
 void Stream::destroy_handlers() {
     if (destroyed_) return;
     destroyed_ = true;
-    for (auto& f : filters_) f->on_destroy();
+    for (auto& f : filters_)
+        f->on_destroy();
     if (terminal_) terminal_->on_destroy();
 }
 
@@ -147,7 +150,8 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
     }
     info_.route_name = route_->name;
     filters_.reserve(route_->filters.size());
-    for (const auto& factory : route_->filters) filters_.push_back(factory->create(*this));
+    for (const auto& factory : route_->filters)
+        filters_.push_back(factory->create(*this));
     terminal_ = route_->terminal->create(*this);
     run_request_headers();
 }
@@ -276,22 +280,25 @@ void Stream::finish_request_phase() {
 
 // ---- local replies ----
 
-void Stream::send_local_reply(int status, std::string_view detail) { send_local_reply_with(status, detail, Headers{}); }
+void Stream::send_local_reply(int status, std::string_view detail) {
+    send_local_reply_with(status, detail, Headers{});
+}
 
 void Stream::send_local_reply_with(int status, std::string_view detail, Headers extra) {
     info_.error_detail.assign(detail);
     if (status >= 500) {
-        log_warn(std::to_string(status) + " for " + request_.method + " " + request_.target + " (rid=" +
-                 request_id() + "): " + std::string(detail));
+        log_warn(std::to_string(status) + " for " + request_.method + " " + request_.target +
+                 " (rid=" + request_id() + "): " + std::string(detail));
     } else if (log_enabled(LogLevel::Debug)) {
-        log_debug(std::to_string(status) + " for " + request_.method + " " + request_.target + ": " +
-                  std::string(detail));
+        log_debug(std::to_string(status) + " for " + request_.method + " " + request_.target +
+                  ": " + std::string(detail));
     }
     if (resp_committed_ || destroyed_) {
         send_local_response(ResponseHead{}, {});  // resets
         return;
     }
-    const ErrorPages& pages = route_ && route_->error_pages ? *route_->error_pages : *config_->error_pages;
+    const ErrorPages& pages =
+        route_ && route_->error_pages ? *route_->error_pages : *config_->error_pages;
     bool json = prefers_json(request_.headers);
     ErrorContext ctx;
     ctx.status = status;
@@ -312,7 +319,8 @@ void Stream::send_local_reply_with(int status, std::string_view detail, Headers 
     head.headers.add("Content-Type", json ? "application/json" : "text/html; charset=utf-8");
     head.headers.add("Content-Length", std::to_string(body.size()));
     head.headers.add("Cache-Control", "no-store");
-    for (auto& f : extra.fields()) head.headers.add(std::move(f.name), std::move(f.value));
+    for (auto& f : extra.fields())
+        head.headers.add(std::move(f.name), std::move(f.value));
     send_local_response(std::move(head), std::move(body));
 }
 
@@ -368,7 +376,8 @@ void Stream::run_response_headers() {
     const uint64_t gen = reply_gen_;
     while (resp_next_ > 0) {
         Filter& f = *filters_[--resp_next_];
-        FilterStatus st = f.on_response_headers(response_, resp_head_end_ && length(pending_resp_) == 0);
+        FilterStatus st =
+            f.on_response_headers(response_, resp_head_end_ && length(pending_resp_) == 0);
         if (gen != reply_gen_ || destroyed_) return;
         if (st == FilterStatus::Stop) {
             resp_stopped_ = true;
@@ -468,7 +477,9 @@ void Stream::resume_response() {
     }
 }
 
-size_t Stream::downstream_buffered() const { return sink_.buffered() + length(pending_resp_); }
+size_t Stream::downstream_buffered() const {
+    return sink_.buffered() + length(pending_resp_);
+}
 
 void Stream::on_downstream_drained() {
     if (terminal_ && !destroyed_) terminal_->on_downstream_drained();

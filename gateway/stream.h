@@ -25,7 +25,7 @@ constexpr size_t kDownstreamHighWatermark = 256 * 1024;
 
 // The connection side of one stream (Http1Connection now; an HTTP/2 stream later).
 class DownstreamSink {
-public:
+  public:
     virtual ~DownstreamSink() = default;
     // The response head after every response filter. The sink adds framing and hop-by-hop
     // headers (Date, Server, Connection, Content-Length or chunked).
@@ -47,7 +47,7 @@ public:
 
 // The client side of a connection, kept compact: idle connections are many.
 struct ConnectionInfo {
-    uint8_t ip[16] = {};           // IPv4 in the first 4 bytes
+    uint8_t ip[16] = {};  // IPv4 in the first 4 bytes
     uint16_t port = 0;
     bool v6 = false;
     bool tls = false;
@@ -60,11 +60,10 @@ struct ConnectionInfo {
 const std::string* intern_name(std::string_view name);
 
 class Stream final : public StreamCallbacks, public DeferredDeletable, public Pooled<Stream> {
-public:
+  public:
     Stream(Worker& worker, DownstreamSink& sink, std::shared_ptr<const Config> config,
            const ConnectionInfo& conn);
     ~Stream() override;
-
 
     // From the connection. The head is taken by value; `end_stream` when no body follows.
     void on_request_head(RequestHead&& head, bool end_stream);
@@ -97,7 +96,7 @@ public:
     void want_request_body() override { sink_.send_continue(); }
     void pause_request_body(bool paused) override;
 
-private:
+  private:
     void run_request_headers();
     void run_request_body(evbuffer* data, bool end_stream, size_t from);
     void flush_pending_request();
@@ -121,32 +120,32 @@ private:
     std::unique_ptr<Terminal> terminal_;
 
     // Request phase.
-    size_t req_next_ = 0;          // next filter for on_request_headers
-    size_t entered_ = 0;           // filters whose on_request_headers returned
+    size_t req_next_ = 0;            // next filter for on_request_headers
+    size_t entered_ = 0;             // filters whose on_request_headers returned
     bool req_headers_done_ = false;  // the terminal has the head
     bool req_phase_over_ = false;    // a local reply ended the request phase
     bool req_stopped_ = false;
-    bool req_end_seen_ = false;      // the client finished sending
-    bool head_end_ = false;          // no body at all: end_stream came with the head
-    size_t req_body_stop_ = 0;       // the filter that stopped a body chunk
-    bool req_held_ = false;          // held_req_ carries a chunk stopped at req_body_stop_
+    bool req_end_seen_ = false;  // the client finished sending
+    bool head_end_ = false;      // no body at all: end_stream came with the head
+    size_t req_body_stop_ = 0;   // the filter that stopped a body chunk
+    bool req_held_ = false;      // held_req_ carries a chunk stopped at req_body_stop_
     bool held_req_end_ = false;
     EvbufferPtr held_req_;
-    EvbufferPtr pending_req_;        // body not yet run through the chain
+    EvbufferPtr pending_req_;  // body not yet run through the chain
     bool pending_req_end_ = false;
-    bool req_paused_ = false;        // held body above its watermark
-    bool terminal_paused_ = false;   // the terminal asked for back-pressure
-    bool sink_paused_ = false;       // what the sink was last told
+    bool req_paused_ = false;       // held body above its watermark
+    bool terminal_paused_ = false;  // the terminal asked for back-pressure
+    bool sink_paused_ = false;      // what the sink was last told
     void update_pause();
 
     // Response phase.
     ResponseHead response_;
-    bool resp_started_ = false;     // a head entered the response phase
-    bool resp_head_end_ = false;    // that head ends the response
-    size_t resp_next_ = 0;          // filters still to see the head, counting down
-    size_t resp_top_ = 0;           // body chunks start below this filter
-    uint64_t reply_gen_ = 0;        // bumped by each local reply; stale loops stop
-    bool resp_committed_ = false;   // the head went to the sink
+    bool resp_started_ = false;    // a head entered the response phase
+    bool resp_head_end_ = false;   // that head ends the response
+    size_t resp_next_ = 0;         // filters still to see the head, counting down
+    size_t resp_top_ = 0;          // body chunks start below this filter
+    uint64_t reply_gen_ = 0;       // bumped by each local reply; stale loops stop
+    bool resp_committed_ = false;  // the head went to the sink
     bool resp_stopped_ = false;
     size_t resp_body_stop_ = 0;
     bool resp_held_ = false;

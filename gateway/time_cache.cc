@@ -17,7 +17,8 @@ std::string format_http_date(time_t t) {
 
 void TimeCache::update(event_base* base) {
     timeval tv{};
-    if (base == nullptr || event_base_gettimeofday_cached(base, &tv) != 0) gettimeofday(&tv, nullptr);
+    if (base == nullptr || event_base_gettimeofday_cached(base, &tv) != 0)
+        gettimeofday(&tv, nullptr);
     if (tv.tv_sec == second_) return;
     second_ = tv.tv_sec;
     http_date_ = format_http_date(second_);

@@ -5,7 +5,9 @@
 
 namespace gw {
 
-TimerQueue::TimerQueue(event_base* base) { ev_.reset(evtimer_new(base, &TimerQueue::on_event, this)); }
+TimerQueue::TimerQueue(event_base* base) {
+    ev_.reset(evtimer_new(base, &TimerQueue::on_event, this));
+}
 
 int64_t TimerQueue::now_ms() {
     timespec ts{};
@@ -82,7 +84,9 @@ void TimerQueue::reschedule() {
     scheduled_ = next;
 }
 
-void TimerQueue::on_event(evutil_socket_t, short, void* arg) noexcept { static_cast<TimerQueue*>(arg)->fire(); }
+void TimerQueue::on_event(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<TimerQueue*>(arg)->fire();
+}
 
 void TimerQueue::fire() {
     scheduled_ = INT64_MAX;

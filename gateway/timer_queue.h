@@ -12,14 +12,14 @@
 namespace gw {
 
 class TimerNode {
-public:
+  public:
     virtual ~TimerNode() = default;
     // The deadline passed. The node is no longer queued; re-arm from here if needed.
     virtual void on_deadline() = 0;
     bool armed() const { return index_ != kNone; }
     int64_t deadline() const { return deadline_; }
 
-private:
+  private:
     friend class TimerQueue;
     static constexpr uint32_t kNone = UINT32_MAX;
     int64_t deadline_ = 0;
@@ -27,7 +27,7 @@ private:
 };
 
 class TimerQueue {
-public:
+  public:
     explicit TimerQueue(event_base* base);
     // Sets (or moves) the node's deadline.
     void arm(TimerNode& n, int64_t deadline_ms);
@@ -36,7 +36,7 @@ public:
 
     static int64_t now_ms();
 
-private:
+  private:
     static void on_event(evutil_socket_t, short, void* arg) noexcept;
     void fire();
     void reschedule();

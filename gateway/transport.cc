@@ -15,11 +15,12 @@ namespace gw {
 namespace {
 constexpr int kMaxReadsPerEvent = 4;
 constexpr size_t kCorkAbove = 64 * 1024;
-constexpr size_t kMaxStage = 16 * 1024;   // staged bytes before falling back to the evbuffer
-constexpr size_t kCopyBelow = 4 * 1024;   // smaller evbuffers are copied into the stage
+constexpr size_t kMaxStage = 16 * 1024;  // staged bytes before falling back to the evbuffer
+constexpr size_t kCopyBelow = 4 * 1024;  // smaller evbuffers are copied into the stage
 }  // namespace
 
-PlainTransport::PlainTransport(event_base* base, int fd, TransportHandler& handler, TransportScratch& scratch)
+PlainTransport::PlainTransport(event_base* base, int fd, TransportHandler& handler,
+                               TransportScratch& scratch)
     : handler_(handler), scratch_(scratch), fd_(fd) {
     evutil_make_socket_nonblocking(fd_);
     event_assign(&read_ev_, base, fd_, EV_READ | EV_PERSIST, &PlainTransport::on_read_event, this);
@@ -42,8 +43,8 @@ evbuffer* PlainTransport::out() {
 
 void PlainTransport::want_write_event() {
     if (!write_ev_) {
-        write_ev_.reset(event_new(event_get_base(&read_ev_), fd_, EV_WRITE | EV_PERSIST, &PlainTransport::on_write_event,
-                                  this));
+        write_ev_.reset(event_new(event_get_base(&read_ev_), fd_, EV_WRITE | EV_PERSIST,
+                                  &PlainTransport::on_write_event, this));
     }
 }
 
@@ -66,7 +67,8 @@ void PlainTransport::do_read() {
         ssize_t r = ::read(fd_, scratch_.read.get(), TransportScratch::kReadSize);
         if (r > 0) {
             handler_.on_data(scratch_.read.get(), static_cast<size_t>(r));
-            if (static_cast<size_t>(r) < TransportScratch::kReadSize) return;  // the socket is empty
+            if (static_cast<size_t>(r) < TransportScratch::kReadSize)
+                return;  // the socket is empty
             continue;
         }
         if (r == 0) {
@@ -145,7 +147,8 @@ void PlainTransport::flush() {
             st.clear();
             scratch_.stage_owner = nullptr;
             want_write_event();
-            event_active(write_ev_.get(), EV_WRITE, 1);  // report from the loop, not the caller's stack
+            event_active(write_ev_.get(), EV_WRITE,
+                         1);  // report from the loop, not the caller's stack
             return;
         }
         size_t sent = w > 0 ? static_cast<size_t>(w) : 0;
@@ -220,7 +223,8 @@ void PlainTransport::do_write(bool timed_out) {
     } else {
         stalls_ = 0;
     }
-    if (writing_ && after < before && send_timeout_) event_add(write_ev_.get(), send_timeout_);  // progress: restart the clock
+    if (writing_ && after < before && send_timeout_)
+        event_add(write_ev_.get(), send_timeout_);  // progress: restart the clock
     if (watching_drain_ && after <= drain_low_) {
         watching_drain_ = false;
         handler_.on_drained();
@@ -249,7 +253,9 @@ void PlainTransport::abort() {
     if (write_ev_) event_del(write_ev_.get());
 }
 
-void PlainTransport::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void PlainTransport::shutdown_write() {
+    ::shutdown(fd_, SHUT_WR);
+}
 
 void PlainTransport::set_cork(bool on) {
     int v = on ? 1 : 0;

@@ -15,7 +15,7 @@
 namespace gw {
 
 class TransportHandler {
-public:
+  public:
     virtual ~TransportHandler() = default;
     // Bytes arrived. `data` is valid only during the call: keep what you do not consume.
     virtual void on_data(const char* data, size_t len) = 0;
@@ -28,7 +28,7 @@ public:
 };
 
 class Transport {
-public:
+  public:
     virtual ~Transport() = default;
     virtual void set_reading(bool on) = 0;
     virtual bool reading() const = 0;
@@ -60,7 +60,7 @@ struct TransportScratch {
 };
 
 class PlainTransport final : public Transport {
-public:
+  public:
     PlainTransport(event_base* base, int fd, TransportHandler& handler, TransportScratch& scratch);
     ~PlainTransport() override;  // closes the socket
 
@@ -71,14 +71,15 @@ public:
     void write_buffer(evbuffer* data) override;
     void flush() override;
     size_t output_pending() const override {
-        return (scratch_.stage_owner == this ? scratch_.stage.size() : 0) + (out_ ? evbuffer_get_length(out_.get()) : 0);
+        return (scratch_.stage_owner == this ? scratch_.stage.size() : 0) +
+               (out_ ? evbuffer_get_length(out_.get()) : 0);
     }
     void watch_drain(size_t low) override;
     void shutdown_write() override;
     void set_send_timeout(const timeval* tv) override { send_timeout_ = tv; }
     void abort() override;
 
-private:
+  private:
     static void on_read_event(evutil_socket_t, short, void* arg) noexcept;
     static void on_write_event(evutil_socket_t, short what, void* arg) noexcept;
     void do_read();

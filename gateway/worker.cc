@@ -50,7 +50,8 @@ Worker::~Worker() {
     // Client connections own streams, streams own upstream connections that pools count:
     // tear down in that order, pools last.
     ready_.clear();
-    for (Connection* c : all_connections()) delete c;
+    for (Connection* c : all_connections())
+        delete c;
     connections_ = nullptr;
     graveyard_.clear();
     upstreams_.reset();
@@ -101,7 +102,8 @@ void Worker::run_posted() {
         std::lock_guard<std::mutex> lock(post_mu_);
         batch.swap(posted_);
     }
-    for (auto& fn : batch) fn();
+    for (auto& fn : batch)
+        fn();
 }
 
 void Worker::set_config(std::shared_ptr<const Config> config) {
@@ -140,7 +142,8 @@ void Worker::remove_listener(const std::string& address) {
     std::erase_if(listeners_, [&](const auto& s) { return s->config.address == address; });
 }
 
-void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg) noexcept {
+void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                       void* arg) noexcept {
     auto* slot = static_cast<ListenerSlot*>(arg);
     slot->worker->accept_connection(*slot, fd, addr, len);
 }
@@ -149,7 +152,8 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int 
 void Worker::on_accept_error(evconnlistener* evl, void* arg) noexcept {
     auto* slot = static_cast<ListenerSlot*>(arg);
     int err = EVUTIL_SOCKET_ERROR();
-    log_warn("accept on " + slot->config.address + " failed: " + std::strerror(err) + "; pausing 100ms");
+    log_warn("accept on " + slot->config.address + " failed: " + std::strerror(err) +
+             "; pausing 100ms");
     evconnlistener_disable(evl);
     timeval tv{0, 100 * 1000};
     event_add(slot->retry_ev.get(), &tv);
@@ -183,7 +187,8 @@ void Worker::adopt(std::unique_ptr<Connection> conn) {
 std::vector<Connection*> Worker::all_connections() const {
     std::vector<Connection*> out;
     out.reserve(connection_count_);
-    for (Connection* c = connections_; c; c = c->next_) out.push_back(c);
+    for (Connection* c = connections_; c; c = c->next_)
+        out.push_back(c);
     return out;
 }
 
@@ -229,8 +234,12 @@ void Worker::run_deferred_flushes() {
 void Worker::remove(Connection& conn) {
     std::erase(ready_, &conn);
     std::erase(deferred_flush_, &conn);
-    if (current_flush_) std::replace(current_flush_->begin(), current_flush_->end(), &conn, static_cast<Connection*>(nullptr));
-    if (current_batch_) std::replace(current_batch_->begin(), current_batch_->end(), &conn, static_cast<Connection*>(nullptr));
+    if (current_flush_)
+        std::replace(current_flush_->begin(), current_flush_->end(), &conn,
+                     static_cast<Connection*>(nullptr));
+    if (current_batch_)
+        std::replace(current_batch_->begin(), current_batch_->end(), &conn,
+                     static_cast<Connection*>(nullptr));
     if (conn.prev_) {
         conn.prev_->next_ = conn.next_;
     } else {
@@ -283,7 +292,9 @@ void Worker::access_log(const RequestHead& req, const StreamInfo& info) {
     }
 }
 
-void Worker::on_log_flush(evutil_socket_t, short, void* arg) noexcept { static_cast<Worker*>(arg)->flush_access_log(); }
+void Worker::on_log_flush(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Worker*>(arg)->flush_access_log();
+}
 
 void Worker::flush_access_log() {
     if (log_buf_.empty()) return;
@@ -304,14 +315,16 @@ UpstreamContext& Worker::upstreams() {
 const timeval* Worker::timeout(Duration d) {
     auto it = timeouts_.find(d.count());
     if (it != timeouts_.end()) return it->second;
-    timeval tv{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+    timeval tv{static_cast<time_t>(d.count() / 1000),
+               static_cast<suseconds_t>((d.count() % 1000) * 1000)};
     const timeval* common = event_base_init_common_timeout(base_.get(), &tv);
     timeouts_.emplace(d.count(), common);
     return common;
 }
 
 void Worker::begin_drain(Duration timeout) {
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
     if (draining_) {
         event_add(drain_ev_.get(), &tv);  // a second signal shortens the wait
         return;
@@ -319,7 +332,8 @@ void Worker::begin_drain(Duration timeout) {
     draining_ = true;
     listeners_.clear();
     // drain() may remove the connection from the list: iterate over a snapshot.
-    for (Connection* c : all_connections()) c->drain();
+    for (Connection* c : all_connections())
+        c->drain();
     event_add(drain_ev_.get(), &tv);
     maybe_finish_drain();
 }
@@ -328,10 +342,11 @@ void Worker::on_drain_timeout(evutil_socket_t, short, void* arg) noexcept {
     auto* w = static_cast<Worker*>(arg);
     std::vector<Connection*> conns = w->all_connections();
     if (!conns.empty()) {
-        log_warn("drain timeout: closing " + std::to_string(conns.size()) + " connection(s) on worker " +
-                 std::to_string(w->index_));
+        log_warn("drain timeout: closing " + std::to_string(conns.size()) +
+                 " connection(s) on worker " + std::to_string(w->index_));
     }
-    for (Connection* c : conns) c->force_close();
+    for (Connection* c : conns)
+        c->force_close();
     w->maybe_finish_drain();
 }
 

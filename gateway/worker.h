@@ -30,13 +30,13 @@ class FileCache;
 
 // Anything destroyed on the next loop turn instead of inside its own callback stack.
 class DeferredDeletable {
-public:
+  public:
     virtual ~DeferredDeletable() = default;
 };
 
 // A client connection (HTTP/1.1 now, HTTP/2 later), owned by its worker.
 class Connection : public DeferredDeletable {
-public:
+  public:
     // Starts reading; called once the worker owns the connection.
     virtual void start() = 0;
     // Graceful shutdown: close when idle, or after the exchange in flight.
@@ -48,7 +48,7 @@ public:
     // Writes what was queued during a Worker::Batch (see defer_flush()).
     virtual void flush_deferred() {}
 
-private:
+  private:
     friend class Worker;
     // The worker's list of live connections (intrusive: no allocation per connection).
     Connection* prev_ = nullptr;
@@ -56,7 +56,7 @@ private:
 };
 
 class Worker {
-public:
+  public:
     Worker(size_t index, std::shared_ptr<const Config> config);
     ~Worker();
     Worker(const Worker&) = delete;
@@ -108,7 +108,7 @@ public:
     // client), client writes wait and leave together when the outermost Batch ends: one
     // send instead of one per piece.
     class Batch {
-    public:
+      public:
         explicit Batch(Worker& w) : w_(w) { ++w_.batch_depth_; }
         ~Batch() {
             if (--w_.batch_depth_ == 0 && !w_.deferred_flush_.empty()) w_.run_deferred_flushes();
@@ -116,7 +116,7 @@ public:
         Batch(const Batch&) = delete;
         Batch& operator=(const Batch&) = delete;
 
-    private:
+      private:
         Worker& w_;
     };
     bool in_batch() const { return batch_depth_ > 0; }
@@ -131,7 +131,7 @@ public:
     // A libevent common timeout for `d` (O(1) timer queues for the usual durations).
     const timeval* timeout(Duration d);
 
-private:
+  private:
     struct ListenerSlot {
         Worker* worker = nullptr;
         ListenerConfig config;
@@ -140,7 +140,8 @@ private:
     };
 
     static void on_post(evutil_socket_t fd, short, void* arg) noexcept;
-    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg) noexcept;
+    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                          void* arg) noexcept;
     static void on_accept_error(evconnlistener* evl, void* arg) noexcept;
     static void on_accept_retry(evutil_socket_t, short, void* arg) noexcept;
     static void on_cleanup(evutil_socket_t, short, void* arg) noexcept;

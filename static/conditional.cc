@@ -6,13 +6,18 @@
 namespace gw {
 namespace {
 
-bool is_weak(std::string_view t) { return t.size() >= 2 && t[0] == 'W' && t[1] == '/'; }
-std::string_view opaque(std::string_view t) { return is_weak(t) ? t.substr(2) : t; }
+bool is_weak(std::string_view t) {
+    return t.size() >= 2 && t[0] == 'W' && t[1] == '/';
+}
+std::string_view opaque(std::string_view t) {
+    return is_weak(t) ? t.substr(2) : t;
+}
 
 // A list of entity tags or "*" (RFC 9110 §13.1.1). Tags contain no commas, so splitting on
 // them is exact for well-formed input; malformed items simply never match.
 template <typename Match>
-bool any_tag(const Headers& h, std::string_view name, std::string_view etag, Match match, bool& present) {
+bool any_tag(const Headers& h, std::string_view name, std::string_view etag, Match match,
+             bool& present) {
     bool found = false;
     present = false;
     for (const auto& f : h) {

@@ -11,7 +11,7 @@
 namespace gw {
 
 struct Validators {
-    std::string etag;        // a strong entity tag, quotes included: "5f3a-1c"
+    std::string etag;  // a strong entity tag, quotes included: "5f3a-1c"
     time_t last_modified = 0;
 };
 

@@ -49,13 +49,27 @@ std::string json_escape(const std::string& s) {
     out.reserve(s.size() + 8);
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '<': out += "\\u003c"; break;  // harmless in JSON, safe if sniffed as HTML
-            case '>': out += "\\u003e"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '<':
+                out += "\\u003c";
+                break;  // harmless in JSON, safe if sniffed as HTML
+            case '>':
+                out += "\\u003e";
+                break;
             default:
                 if (c < 0x20) {
                     static constexpr char kHex[] = "0123456789abcdef";
@@ -71,7 +85,8 @@ std::string json_escape(const std::string& s) {
 }
 
 bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool is_template_name(std::string_view stem) {
@@ -107,7 +122,8 @@ std::shared_ptr<const ErrorPages> ErrorPages::load_dir(const std::string& dir,
                                                        ConfigErrors& errors, SourceLoc where) {
     DIR* d = opendir(dir.c_str());
     if (!d) {
-        errors.error(where, "cannot read error page directory \"" + dir + "\": " + std::strerror(errno));
+        errors.error(where,
+                     "cannot read error page directory \"" + dir + "\": " + std::strerror(errno));
         return parent;
     }
     auto pages = std::make_shared<ErrorPages>();
@@ -128,7 +144,8 @@ std::shared_ptr<const ErrorPages> ErrorPages::load_dir(const std::string& dir,
         text << in.rdbuf();
         auto t = std::make_shared<Template>(text.str(), json);
         if (!t->tmpl.is_valid()) {
-            errors.error_in(file, SourceLoc{}, "template does not compile: " + t->tmpl.error_message());
+            errors.error_in(file, SourceLoc{},
+                            "template does not compile: " + t->tmpl.error_message());
             continue;
         }
         pages->templates_[name] = std::move(t);
@@ -167,10 +184,13 @@ std::string ErrorPages::render(const ErrorContext& ctx, bool json) const {
         data.set("detail", std::string(ctx.detail));
     }
     const auto* static_url = ctx.static_url;
-    data.set("static_url", kainjow::mustache::lambda{[static_url](const std::string& text) -> std::string {
+    data.set("static_url",
+             kainjow::mustache::lambda{[static_url](const std::string& text) -> std::string {
                  std::string path = text;
-                 while (!path.empty() && (path.front() == ' ' || path.front() == '\n')) path.erase(0, 1);
-                 while (!path.empty() && (path.back() == ' ' || path.back() == '\n')) path.pop_back();
+                 while (!path.empty() && (path.front() == ' ' || path.front() == '\n'))
+                     path.erase(0, 1);
+                 while (!path.empty() && (path.back() == ' ' || path.back() == '\n'))
+                     path.pop_back();
                  return static_url ? (*static_url)(path) : path;
              }});
     std::lock_guard<std::mutex> lock(t->mu);
@@ -185,11 +205,14 @@ bool prefers_json(const Headers& headers) {
     int spec_json = -1, spec_html = -1;
     for_each_list_token(*accept, [&](std::string_view item) {
         std::string_view range = item.substr(0, item.find(';'));
-        while (!range.empty() && range.back() == ' ') range.remove_suffix(1);
+        while (!range.empty() && range.back() == ' ')
+            range.remove_suffix(1);
         double q = 1.0;
         size_t qpos = item.find("q=");
-        if (qpos != std::string_view::npos) q = std::strtod(std::string(item.substr(qpos + 2)).c_str(), nullptr);
-        auto consider = [&](std::string_view type, std::string_view wildcard_type, double& best_q, int& best_spec) {
+        if (qpos != std::string_view::npos)
+            q = std::strtod(std::string(item.substr(qpos + 2)).c_str(), nullptr);
+        auto consider = [&](std::string_view type, std::string_view wildcard_type, double& best_q,
+                            int& best_spec) {
             int spec = -1;
             if (iequals(range, type)) {
                 spec = 2;

@@ -28,7 +28,7 @@ struct ErrorContext {
 };
 
 class ErrorPages {
-public:
+  public:
     struct Template;
 
     // The built-in pages (shared, compiled once per process).
@@ -42,7 +42,7 @@ public:
     // Renders the page for ctx.status. Thread-safe.
     std::string render(const ErrorContext& ctx, bool json) const;
 
-private:
+  private:
     const Template* find(int status, bool json) const;
 
     std::map<std::string, std::shared_ptr<Template>, std::less<>> templates_;  // "404.html", ...

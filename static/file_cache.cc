@@ -42,7 +42,8 @@ const std::string* OpenFile::small() const {
 const std::string& OpenFile::etag() const {
     if (etag_.empty()) {
         char buf[48];
-        int n = snprintf(buf, sizeof(buf), "\"%llx-%llx\"", static_cast<unsigned long long>(st.st_mtim.tv_sec),
+        int n = snprintf(buf, sizeof(buf), "\"%llx-%llx\"",
+                         static_cast<unsigned long long>(st.st_mtim.tv_sec),
                          static_cast<unsigned long long>(st.st_size));
         etag_.assign(buf, static_cast<size_t>(n));
     }
@@ -69,7 +70,8 @@ int open_beneath(int root_fd, std::string_view rel, bool follow_symlinks) {
     size_t pos = 0;
     while (true) {
         size_t slash = path.find('/', pos);
-        std::string part = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+        std::string part =
+            path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
         int next = ::openat(dir, part.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
         int saved = errno;
         ::close(dir);
@@ -83,8 +85,9 @@ int open_beneath(int root_fd, std::string_view rel, bool follow_symlinks) {
     }
 }
 
-std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& root_key, std::string_view rel,
-                                                bool follow_symlinks, int& err) {
+std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& root_key,
+                                                std::string_view rel, bool follow_symlinks,
+                                                int& err) {
     thread_local std::string key;  // reused: no allocation per lookup
     key.clear();
     key += root_key;
@@ -104,7 +107,8 @@ std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& 
         std::string path = rel.empty() ? std::string(".") : std::string(rel);
         if (fstatat(root_fd, path.c_str(), &st, follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
             st.st_ino == f.st.st_ino && st.st_dev == f.st.st_dev && st.st_size == f.st.st_size &&
-            st.st_mtim.tv_sec == f.st.st_mtim.tv_sec && st.st_mtim.tv_nsec == f.st.st_mtim.tv_nsec) {
+            st.st_mtim.tv_sec == f.st.st_mtim.tv_sec &&
+            st.st_mtim.tv_nsec == f.st.st_mtim.tv_nsec) {
             it->second.checked_ms = now;
             err = 0;
             return it->second.file;
@@ -153,8 +157,8 @@ std::map<std::tuple<dev_t, ino_t, off_t, int64_t, long>, std::string> g_hashes;
 
 std::string content_hash(const OpenFile& f) {
     if (!f.is_regular() || static_cast<uint64_t>(f.st.st_size) > kMaxHashedSize) return {};
-    auto key = std::make_tuple(f.st.st_dev, f.st.st_ino, f.st.st_size, static_cast<int64_t>(f.st.st_mtim.tv_sec),
-                               f.st.st_mtim.tv_nsec);
+    auto key = std::make_tuple(f.st.st_dev, f.st.st_ino, f.st.st_size,
+                               static_cast<int64_t>(f.st.st_mtim.tv_sec), f.st.st_mtim.tv_nsec);
     {
         std::lock_guard<std::mutex> lock(g_hash_mu);
         auto it = g_hashes.find(key);
@@ -163,7 +167,8 @@ std::string content_hash(const OpenFile& f) {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
     bool ok = true;
-    if (f.segment == nullptr && static_cast<uint64_t>(f.st.st_size) <= OpenFile::kSmallFile && f.small()) {
+    if (f.segment == nullptr && static_cast<uint64_t>(f.st.st_size) <= OpenFile::kSmallFile &&
+        f.small()) {
         EVP_DigestUpdate(ctx, f.small()->data(), f.small()->size());
     } else {
         char buf[64 * 1024];

@@ -19,7 +19,7 @@ namespace gw {
 
 struct OpenFile {
     ~OpenFile();
-    int fd = -1;                            // owned by `segment` when there is one
+    int fd = -1;  // owned by `segment` when there is one
     struct stat st {};
     evbuffer_file_segment* segment = nullptr;  // regular files larger than kSmallFile
     static constexpr size_t kSmallFile = 64 * 1024;
@@ -32,7 +32,7 @@ struct OpenFile {
     bool is_dir() const { return S_ISDIR(st.st_mode); }
     bool is_regular() const { return S_ISREG(st.st_mode); }
 
-private:
+  private:
     mutable std::string small_;
     mutable std::string etag_;
     mutable std::string last_modified_;
@@ -41,17 +41,17 @@ private:
 };
 
 class FileCache {
-public:
+  public:
     // `rel` is relative to the root (no leading slash, "" for the root itself). Returns the
     // file, or nullptr with `err` set (ENOENT, EACCES, ELOOP/EXDEV for an escape, ...).
-    std::shared_ptr<const OpenFile> open(int root_fd, const std::string& root_key, std::string_view rel,
-                                         bool follow_symlinks, int& err);
+    std::shared_ptr<const OpenFile> open(int root_fd, const std::string& root_key,
+                                         std::string_view rel, bool follow_symlinks, int& err);
     size_t size() const { return entries_.size(); }
 
     static constexpr int64_t kTtlMs = 1000;
     static constexpr size_t kMaxEntries = 4096;
 
-private:
+  private:
     struct Entry {
         std::shared_ptr<const OpenFile> file;
         int err = 0;

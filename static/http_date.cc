@@ -28,13 +28,14 @@ bool digits(std::string_view s, int& out) {
 
 // "HH:MM:SS"
 bool parse_time(std::string_view s, int& h, int& m, int& sec) {
-    return s.size() == 8 && s[2] == ':' && s[5] == ':' && digits(s.substr(0, 2), h) && digits(s.substr(3, 2), m) &&
-           digits(s.substr(6, 2), sec) && h < 24 && m < 60 && sec <= 60;
+    return s.size() == 8 && s[2] == ':' && s[5] == ':' && digits(s.substr(0, 2), h) &&
+           digits(s.substr(3, 2), m) && digits(s.substr(6, 2), sec) && h < 24 && m < 60 &&
+           sec <= 60;
 }
 
 bool valid_weekday(std::string_view d, bool long_form) {
     static constexpr const char* kShort[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-    static constexpr const char* kLong[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+    static constexpr const char* kLong[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                             "Friday", "Saturday", "Sunday"};
     for (int i = 0; i < 7; ++i) {
         if (d == (long_form ? kLong[i] : kShort[i])) return true;
@@ -62,8 +63,8 @@ std::optional<time_t> make_time(int year, int mon, int day, int h, int m, int s)
 std::optional<time_t> parse_http_date(std::string_view s) {
     int day = 0, year = 0, h = 0, m = 0, sec = 0;
     // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters)
-    if (s.size() == 29 && s[3] == ',' && s[4] == ' ' && s[7] == ' ' && s[11] == ' ' && s[16] == ' ' &&
-        s.substr(25) == " GMT") {
+    if (s.size() == 29 && s[3] == ',' && s[4] == ' ' && s[7] == ' ' && s[11] == ' ' &&
+        s[16] == ' ' && s.substr(25) == " GMT") {
         int mon = month_index(s.substr(8, 3));
         if (!valid_weekday(s.substr(0, 3), false) || mon < 0 || !digits(s.substr(5, 2), day) ||
             !digits(s.substr(12, 4), year) || !parse_time(s.substr(17, 8), h, m, sec)) {
@@ -84,13 +85,14 @@ std::optional<time_t> parse_http_date(std::string_view s) {
     }
     // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
     size_t comma = s.find(", ");
-    if (comma != std::string_view::npos && s.size() == comma + 24 && s.substr(s.size() - 4) == " GMT") {
+    if (comma != std::string_view::npos && s.size() == comma + 24 &&
+        s.substr(s.size() - 4) == " GMT") {
         std::string_view rest = s.substr(comma + 2);
         int mon = month_index(rest.substr(3, 3));
         int yy = 0;
-        if (!valid_weekday(s.substr(0, comma), true) || rest[2] != '-' || rest[6] != '-' || rest[9] != ' ' ||
-            mon < 0 || !digits(rest.substr(0, 2), day) || !digits(rest.substr(7, 2), yy) ||
-            !parse_time(rest.substr(10, 8), h, m, sec)) {
+        if (!valid_weekday(s.substr(0, comma), true) || rest[2] != '-' || rest[6] != '-' ||
+            rest[9] != ' ' || mon < 0 || !digits(rest.substr(0, 2), day) ||
+            !digits(rest.substr(7, 2), yy) || !parse_time(rest.substr(10, 8), h, m, sec)) {
             return std::nullopt;
         }
         // RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is in the past century.

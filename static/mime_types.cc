@@ -84,7 +84,8 @@ std::string_view mime_type_for(std::string_view filename) {
         return "application/octet-stream";
     }
     std::string ext(base.substr(dot + 1));
-    for (char& c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    for (char& c : ext)
+        c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
     auto it = std::lower_bound(std::begin(kTypes), std::end(kTypes), std::string_view(ext),
                                [](const auto& e, std::string_view x) { return e.first < x; });
     if (it != std::end(kTypes) && it->first == ext) return it->second;

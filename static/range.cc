@@ -9,8 +9,8 @@
 namespace gw {
 namespace {
 
-constexpr size_t kMaxSpecs = 1000;       // beyond this the header is not worth reading
-constexpr uint64_t kMergeGap = 80;       // ranges this close cost more as two parts than as one
+constexpr size_t kMaxSpecs = 1000;  // beyond this the header is not worth reading
+constexpr uint64_t kMergeGap = 80;  // ranges this close cost more as two parts than as one
 
 }  // namespace
 
@@ -19,7 +19,8 @@ RangeRequest parse_range(std::string_view header, uint64_t size, size_t max_rang
     size_t eq = header.find('=');
     if (eq == std::string_view::npos) return out;
     std::string_view unit = header.substr(0, eq);
-    while (!unit.empty() && unit.back() == ' ') unit.remove_suffix(1);
+    while (!unit.empty() && unit.back() == ' ')
+        unit.remove_suffix(1);
     if (!iequals(unit, "bytes")) return out;
 
     std::vector<ByteRange> ranges;

@@ -59,7 +59,8 @@ bool accepts_html(const Headers& h) {
     bool html = false;
     for_each_list_token(*a, [&](std::string_view t) {
         std::string_view type = t.substr(0, t.find(';'));
-        while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+        while (!type.empty() && type.back() == ' ')
+            type.remove_suffix(1);
         if (iequals(type, "text/html") || iequals(type, "application/xhtml+xml")) html = true;
     });
     return html;
@@ -70,8 +71,8 @@ std::string encode_segment(std::string_view s) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;
     for (unsigned char c : s) {
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '.' || c == '_' || c == '~';
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~';
         if (keep) {
             out += static_cast<char>(c);
         } else {
@@ -93,7 +94,8 @@ bool hidden(std::string_view segment, bool dotfiles) {
 enum class PathCheck { Ok, Bad, Hidden };
 PathCheck file_path(const StaticConfig& cfg, std::string_view req_path, std::string& rel) {
     std::string_view p = req_path;
-    if (!cfg.prefix.empty() && p.substr(0, cfg.prefix.size()) == cfg.prefix) p.remove_prefix(cfg.prefix.size());
+    if (!cfg.prefix.empty() && p.substr(0, cfg.prefix.size()) == cfg.prefix)
+        p.remove_prefix(cfg.prefix.size());
     std::string decoded;
     if (!percent_decode(p, decoded)) return PathCheck::Bad;
     rel.clear();
@@ -104,7 +106,8 @@ PathCheck file_path(const StaticConfig& cfg, std::string_view req_path, std::str
         std::string_view seg = std::string_view(decoded).substr(pos, slash - pos);
         pos = slash + 1;
         if (seg.empty()) continue;
-        if (seg == "." || seg == ".." || seg.find('\0') != std::string_view::npos) return PathCheck::Bad;
+        if (seg == "." || seg == ".." || seg.find('\0') != std::string_view::npos)
+            return PathCheck::Bad;
         if (hidden(seg, cfg.dotfiles)) return PathCheck::Hidden;
         if (!rel.empty()) rel += '/';
         rel += seg;
@@ -113,13 +116,13 @@ PathCheck file_path(const StaticConfig& cfg, std::string_view req_path, std::str
 }
 
 class StaticTerminal final : public Terminal {
-public:
+  public:
     StaticTerminal(StreamCallbacks& stream, std::shared_ptr<const StaticConfig> cfg)
         : stream_(stream), cfg_(std::move(cfg)) {}
 
     void on_request_headers(RequestHead& req, bool) override;
 
-private:
+  private:
     FileCache& cache() { return stream_.worker().file_cache(); }
     std::shared_ptr<const OpenFile> open(std::string_view rel, int& err) {
         return cache().open(cfg_->root_fd, cfg_->root_key, rel, cfg_->follow_symlinks, err);
@@ -127,7 +130,8 @@ private:
     void not_found(const RequestHead& req);
     void open_error(int err, const RequestHead& req);
     void serve_directory(const RequestHead& req, const std::string& rel);
-    void serve_file(const RequestHead& req, const std::string& rel, std::shared_ptr<const OpenFile> file);
+    void serve_file(const RequestHead& req, const std::string& rel,
+                    std::shared_ptr<const OpenFile> file);
     void serve_listing(const RequestHead& req, const std::string& rel, const OpenFile& dir);
     void serve_manifest(const RequestHead& req);
     // Appends the bytes; false when the file no longer has them (it changed while served).
@@ -142,7 +146,8 @@ void StaticTerminal::on_request_headers(RequestHead& req, bool) {
     if (req.method != "GET" && req.method != "HEAD") {
         Headers extra;
         extra.add("Allow", "GET, HEAD");
-        stream_.send_local_reply_with(405, "static files answer GET and HEAD only", std::move(extra));
+        stream_.send_local_reply_with(405, "static files answer GET and HEAD only",
+                                      std::move(extra));
         return;
     }
     if (!cfg_->manifest.empty() && req.path == cfg_->manifest) {
@@ -151,9 +156,14 @@ void StaticTerminal::on_request_headers(RequestHead& req, bool) {
     }
     std::string rel;
     switch (file_path(*cfg_, req.path, rel)) {
-        case PathCheck::Bad: stream_.send_local_reply(400, "invalid file path"); return;
-        case PathCheck::Hidden: stream_.send_local_reply(404, "no such file"); return;
-        case PathCheck::Ok: break;
+        case PathCheck::Bad:
+            stream_.send_local_reply(400, "invalid file path");
+            return;
+        case PathCheck::Hidden:
+            stream_.send_local_reply(404, "no such file");
+            return;
+        case PathCheck::Ok:
+            break;
     }
     int err = 0;
     auto file = open(rel, err);
@@ -179,13 +189,21 @@ void StaticTerminal::on_request_headers(RequestHead& req, bool) {
 void StaticTerminal::open_error(int err, const RequestHead& req) {
     switch (err) {
         case EACCES:
-        case EPERM: stream_.send_local_reply(403, "permission denied"); return;
+        case EPERM:
+            stream_.send_local_reply(403, "permission denied");
+            return;
         // A path that would leave the root (through a symlink or otherwise) does not exist
         // as far as the client is concerned.
         case EXDEV:
-        case ELOOP: not_found(req); return;
-        case ENAMETOOLONG: stream_.send_local_reply(414, "file name too long"); return;
-        default: stream_.send_local_reply(500, std::string("cannot open file: ") + std::strerror(err)); return;
+        case ELOOP:
+            not_found(req);
+            return;
+        case ENAMETOOLONG:
+            stream_.send_local_reply(414, "file name too long");
+            return;
+        default:
+            stream_.send_local_reply(500, std::string("cannot open file: ") + std::strerror(err));
+            return;
     }
 }
 
@@ -209,7 +227,8 @@ void StaticTerminal::serve_directory(const RequestHead& req, const std::string& 
         head.status = 301;
         // One leading slash only: "//dir/" would be a scheme-relative URL to host "dir".
         std::string_view p = req.path;
-        while (p.size() > 1 && p[0] == '/' && p[1] == '/') p.remove_prefix(1);
+        while (p.size() > 1 && p[0] == '/' && p[1] == '/')
+            p.remove_prefix(1);
         std::string location = std::string(p) + "/";
         if (!req.query.empty()) location += "?" + req.query;
         head.headers.add("Location", std::move(location));
@@ -251,7 +270,10 @@ bool StaticTerminal::add_body(evbuffer* out, const OpenFile& f, uint64_t offset,
         auto* keep = new std::shared_ptr<const OpenFile>(file_ref_);
         evbuffer_add_reference(
             out, content->data() + offset, length,
-            [](const void*, size_t, void* arg) { delete static_cast<std::shared_ptr<const OpenFile>*>(arg); }, keep);
+            [](const void*, size_t, void* arg) {
+                delete static_cast<std::shared_ptr<const OpenFile>*>(arg);
+            },
+            keep);
         return true;
     }
     if (length <= kCopyBelow) {
@@ -266,10 +288,12 @@ bool StaticTerminal::add_body(evbuffer* out, const OpenFile& f, uint64_t offset,
     // libevent keeps a segment as a sendfile chain only in a buffer that drains to a socket;
     // otherwise it reads the whole file into memory.
     evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
-    return evbuffer_add_file_segment(out, f.segment, static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length)) == 0;
+    return evbuffer_add_file_segment(out, f.segment, static_cast<ev_off_t>(offset),
+                                     static_cast<ev_off_t>(length)) == 0;
 }
 
-void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, std::shared_ptr<const OpenFile> file) {
+void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel,
+                                std::shared_ptr<const OpenFile> file) {
     // A precompressed sibling, when the client takes its encoding and it exists.
     std::shared_ptr<const OpenFile> body = file;
     std::string_view encoding;
@@ -293,14 +317,16 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
         v.etag = body->etag();
     } else {
         // Each representation has its own tag: "<mtime>-<size>-br".
-        v.etag = body->etag().substr(0, body->etag().size() - 1) + "-" + std::string(encoding) + "\"";
+        v.etag =
+            body->etag().substr(0, body->etag().size() - 1) + "-" + std::string(encoding) + "\"";
     }
 
     // Versioned URL: ?v=<hash of the file> earns the long-lived policy.
     std::string_view cache_control = cfg_->cache_control;
     if (!req.query.empty()) {
         for (const auto& [k, val] : parse_query(req.query)) {
-            if (k == "v" && !val.empty() && val == content_hash(*file)) cache_control = cfg_->versioned_cache_control;
+            if (k == "v" && !val.empty() && val == content_hash(*file))
+                cache_control = cfg_->versioned_cache_control;
         }
     }
 
@@ -319,18 +345,23 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
             common(head);
             stream_.send_response_head(std::move(head), true);
             return;
-        case Precondition::Failed: stream_.send_local_reply(412, "a precondition failed"); return;
-        case Precondition::Proceed: break;
+        case Precondition::Failed:
+            stream_.send_local_reply(412, "a precondition failed");
+            return;
+        case Precondition::Proceed:
+            break;
     }
 
     RangeRequest range;
-    if (const std::string* r = req.headers.get("range"); r && req.method == "GET" && if_range_matches(req.headers, v)) {
+    if (const std::string* r = req.headers.get("range");
+        r && req.method == "GET" && if_range_matches(req.headers, v)) {
         range = parse_range(*r, size, cfg_->max_ranges);
     }
     if (range.kind == RangeRequest::Kind::Unsatisfiable) {
         Headers extra;
         extra.add("Content-Range", "bytes */" + std::to_string(size));
-        stream_.send_local_reply_with(416, "the requested range is not satisfiable", std::move(extra));
+        stream_.send_local_reply_with(416, "the requested range is not satisfiable",
+                                      std::move(extra));
         return;
     }
     std::string type(static_mime_type(*cfg_, rel));
@@ -350,8 +381,8 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
         const ByteRange& br = range.ranges.front();
         head.status = 206;
         head.headers.add("Content-Type", type);
-        head.headers.add("Content-Range", "bytes " + std::to_string(br.first) + "-" + std::to_string(br.last) + "/" +
-                                              std::to_string(size));
+        head.headers.add("Content-Range", "bytes " + std::to_string(br.first) + "-" +
+                                              std::to_string(br.last) + "/" + std::to_string(size));
         head.headers.add("Content-Length", std::to_string(br.length()));
         body_ok = head_only || add_body(out, *body, br.first, br.length());
     } else {
@@ -360,9 +391,9 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
         uint64_t total = 0;
         std::vector<std::string> part_heads;
         for (const auto& br : range.ranges) {
-            part_heads.push_back("\r\n--" + boundary + "\r\nContent-Type: " + type + "\r\nContent-Range: bytes " +
-                                 std::to_string(br.first) + "-" + std::to_string(br.last) + "/" +
-                                 std::to_string(size) + "\r\n\r\n");
+            part_heads.push_back("\r\n--" + boundary + "\r\nContent-Type: " + type +
+                                 "\r\nContent-Range: bytes " + std::to_string(br.first) + "-" +
+                                 std::to_string(br.last) + "/" + std::to_string(size) + "\r\n\r\n");
             total += part_heads.back().size() + br.length();
         }
         std::string tail = "\r\n--" + boundary + "--\r\n";
@@ -392,7 +423,8 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel, 
     stream_.send_response_data(out, true);
 }
 
-void StaticTerminal::serve_listing(const RequestHead& req, const std::string& rel, const OpenFile& dir) {
+void StaticTerminal::serve_listing(const RequestHead& req, const std::string& rel,
+                                   const OpenFile& dir) {
     // A fresh descriptor, not dup(): dup shares the read position, and a second listing of
     // the cached directory (or another thread's manifest) would start at its end.
     int fd = ::openat(dir.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -415,7 +447,8 @@ void StaticTerminal::serve_listing(const RequestHead& req, const std::string& re
         struct stat st {};
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         if (S_ISLNK(st.st_mode) && !cfg_->follow_symlinks) continue;
-        items.push_back(Item{std::string(name), S_ISDIR(st.st_mode), static_cast<uint64_t>(st.st_size), st.st_mtime});
+        items.push_back(Item{std::string(name), S_ISDIR(st.st_mode),
+                             static_cast<uint64_t>(st.st_size), st.st_mtime});
         if (items.size() >= kMaxListing) break;
     }
     closedir(d);
@@ -433,7 +466,8 @@ void StaticTerminal::serve_listing(const RequestHead& req, const std::string& re
     }
     kainjow::mustache::data data;
     data.set("path", req.path);
-    data.set("root", rel.empty() ? kainjow::mustache::data::type::bool_true : kainjow::mustache::data::type::bool_false);
+    data.set("root", rel.empty() ? kainjow::mustache::data::type::bool_true
+                                 : kainjow::mustache::data::type::bool_false);
     data.set("entries", entries);
     kainjow::mustache::mustache tmpl{std::string(kListingTemplate)};
     std::string html = tmpl.render(data);
@@ -453,7 +487,8 @@ void StaticTerminal::serve_listing(const RequestHead& req, const std::string& re
 }
 
 // Every file under the root (up to kMaxManifest), depth first.
-void collect_files(const StaticConfig& cfg, int dir_fd, const std::string& rel, std::vector<std::string>& out) {
+void collect_files(const StaticConfig& cfg, int dir_fd, const std::string& rel,
+                   std::vector<std::string>& out) {
     int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR* d = fd >= 0 ? fdopendir(fd) : nullptr;
     if (!d) {
@@ -465,8 +500,10 @@ void collect_files(const StaticConfig& cfg, int dir_fd, const std::string& rel, 
         std::string_view name = e->d_name;
         if (name == "." || name == ".." || hidden(name, cfg.dotfiles)) continue;
         struct stat st {};
-        if (fstatat(dirfd(d), e->d_name, &st, cfg.follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) != 0) continue;
-        if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) names.emplace_back(std::string(name), S_ISDIR(st.st_mode));
+        if (fstatat(dirfd(d), e->d_name, &st, cfg.follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
+            names.emplace_back(std::string(name), S_ISDIR(st.st_mode));
     }
     closedir(d);
     std::sort(names.begin(), names.end());
@@ -533,13 +570,13 @@ void StaticTerminal::serve_manifest(const RequestHead& req) {
 }
 
 class StaticFactory final : public TerminalFactory {
-public:
+  public:
     explicit StaticFactory(std::shared_ptr<const StaticConfig> cfg) : cfg_(std::move(cfg)) {}
     std::unique_ptr<Terminal> create(StreamCallbacks& s) const override {
         return std::make_unique<StaticTerminal>(s, cfg_);
     }
 
-private:
+  private:
     std::shared_ptr<const StaticConfig> cfg_;
 };
 
@@ -571,10 +608,12 @@ std::vector<std::string_view> preferred_encodings(const Headers& request) {
     double q_br = -1, q_zstd = -1, q_gzip = -1;
     for_each_list_token(*ae, [&](std::string_view item) {
         std::string_view coding = item.substr(0, item.find(';'));
-        while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+        while (!coding.empty() && coding.back() == ' ')
+            coding.remove_suffix(1);
         double q = 1.0;
         size_t qpos = item.find("q=");
-        if (qpos != std::string_view::npos) q = std::strtod(std::string(item.substr(qpos + 2)).c_str(), nullptr);
+        if (qpos != std::string_view::npos)
+            q = std::strtod(std::string(item.substr(qpos + 2)).c_str(), nullptr);
         if (iequals(coding, "br")) {
             q_br = q;
         } else if (iequals(coding, "zstd")) {
@@ -596,7 +635,8 @@ std::vector<std::string_view> preferred_encodings(const Headers& request) {
         return a.q != b.q ? a.q > b.q : a.rank < b.rank;
     });
     std::vector<std::string_view> out;
-    for (const auto& c : choices) out.push_back(c.name);
+    for (const auto& c : choices)
+        out.push_back(c.name);
     return out;
 }
 
@@ -611,7 +651,8 @@ std::string versioned_url(const Config& cfg, std::string_view url_path) {
     return std::string(url_path);
 }
 
-std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg, const RouteMatch& match) {
+std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg,
+                                                    const RouteMatch& match) {
     auto s = std::make_shared<StaticConfig>();
     if (match.path_kind == PathMatch::Prefix) s->prefix = match.path;
     if (auto root = t.get_string("root")) {
@@ -655,8 +696,10 @@ std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg,
     if (auto v = t.get_int("max_ranges", 1, 1000)) s->max_ranges = static_cast<size_t>(*v);
     if (auto m = t.get_string_map("mime")) {
         for (auto& [ext, type] : *m) {
-            if (ext.empty() || ext.find('.') != std::string::npos || !valid_header_value(type) || type.empty()) {
-                t.error("mime", "invalid mime entry \"" + ext + "\" = \"" + type + "\" (extension without dot = type)");
+            if (ext.empty() || ext.find('.') != std::string::npos || !valid_header_value(type) ||
+                type.empty()) {
+                t.error("mime", "invalid mime entry \"" + ext + "\" = \"" + type +
+                                    "\" (extension without dot = type)");
             } else {
                 s->mime.emplace_back(ext, type);
             }
@@ -666,7 +709,8 @@ std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg,
         if (v->empty() || v->front() != '/') {
             t.error("manifest", "'manifest' is a request path, starting with '/'");
         } else if (!s->prefix.empty() && v->rfind(s->prefix, 0) != 0) {
-            t.error("manifest", "'manifest' must be under the route's path_prefix \"" + s->prefix + "\"");
+            t.error("manifest",
+                    "'manifest' must be under the route's path_prefix \"" + s->prefix + "\"");
         } else {
             s->manifest = *v;
         }

@@ -42,7 +42,8 @@ struct StaticConfig {
     std::string manifest;  // a request path that answers the JSON manifest ("" = none)
 };
 
-std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg, const RouteMatch& match);
+std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg,
+                                                    const RouteMatch& match);
 
 // The versioned form of a URL path served by one of `cfg`'s static routes ("/s/app.css" →
 // "/s/app.css?v=3f2a9c1b7d10"), or the path unchanged. For templates: {{#static_url}}.

@@ -5,14 +5,17 @@
 
 namespace gw {
 
-ConnectionPool::ConnectionPool(Worker& worker, std::string key) : worker_(worker), key_(std::move(key)) {
+ConnectionPool::ConnectionPool(Worker& worker, std::string key)
+    : worker_(worker), key_(std::move(key)) {
     wake_ev_.reset(event_new(worker_.base(), -1, 0, &ConnectionPool::on_wake, this));
 }
 
 ConnectionPool::~ConnectionPool() {
-    for (auto& c : idle_) c->close();
+    for (auto& c : idle_)
+        c->close();
     idle_.clear();
-    for (PoolWaiter* w : waiters_) w->queued_ = false;
+    for (PoolWaiter* w : waiters_)
+        w->queued_ = false;
 }
 
 std::unique_ptr<UpstreamConnection> ConnectionPool::take_idle() {
@@ -30,7 +33,8 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::take_idle() {
     return nullptr;
 }
 
-std::unique_ptr<UpstreamConnection> ConnectionPool::connect(const sockaddr* addr, socklen_t len, Duration timeout,
+std::unique_ptr<UpstreamConnection> ConnectionPool::connect(const sockaddr* addr, socklen_t len,
+                                                            Duration timeout,
                                                             UpstreamHandler* handler) {
     ++open_;
     return UpstreamConnection::connect(worker_, addr, len, key_, timeout, handler);
@@ -60,7 +64,8 @@ void ConnectionPool::discard(std::unique_ptr<UpstreamConnection> c) {
 }
 
 void ConnectionPool::drop_idle(UpstreamConnection& c) {
-    auto it = std::find_if(idle_.begin(), idle_.end(), [&](const auto& p) { return p.get() == &c; });
+    auto it =
+        std::find_if(idle_.begin(), idle_.end(), [&](const auto& p) { return p.get() == &c; });
     if (it == idle_.end()) return;
     std::unique_ptr<UpstreamConnection> owned = std::move(*it);
     idle_.erase(it);

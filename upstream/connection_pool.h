@@ -17,27 +17,27 @@ namespace gw {
 
 // A request waiting for a connection slot.
 class PoolWaiter {
-public:
+  public:
     virtual ~PoolWaiter() = default;
     // A slot is free: try again (called from the loop).
     virtual void on_pool_slot() = 0;
 
-private:
+  private:
     friend class ConnectionPool;
     bool queued_ = false;
     std::list<PoolWaiter*>::iterator pos_;
 };
 
 class ConnectionPool final : public UpstreamHandler {
-public:
+  public:
     ConnectionPool(Worker& worker, std::string key);
     ~ConnectionPool() override;
 
     // The most recently used idle connection, or nullptr.
     std::unique_ptr<UpstreamConnection> take_idle();
     // A new connection (counted against max_connections until released or discarded).
-    std::unique_ptr<UpstreamConnection> connect(const sockaddr* addr, socklen_t len, Duration timeout,
-                                                UpstreamHandler* handler);
+    std::unique_ptr<UpstreamConnection> connect(const sockaddr* addr, socklen_t len,
+                                                Duration timeout, UpstreamHandler* handler);
     // Gives a connection back after its exchange: kept idle when reusable and within limits,
     // closed otherwise. Either way its slot is released.
     void release(std::unique_ptr<UpstreamConnection> c, const PoolConfig& cfg);
@@ -62,7 +62,7 @@ public:
     void on_upstream_error(UpstreamConnection& c, UpstreamFailure, bool) override { drop_idle(c); }
     void on_upstream_timer(UpstreamConnection& c) override { drop_idle(c); }
 
-private:
+  private:
     static void on_wake(evutil_socket_t, short, void* arg) noexcept;
     void drop_idle(UpstreamConnection& c);
     void slot_freed();

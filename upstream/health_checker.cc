@@ -9,7 +9,8 @@
 namespace gw {
 
 struct HealthChecker::Probe final : UpstreamHandler {
-    Probe(Worker& w, std::shared_ptr<const Upstream> u, size_t i) : worker(w), up(std::move(u)), index(i) {
+    Probe(Worker& w, std::shared_ptr<const Upstream> u, size_t i)
+        : worker(w), up(std::move(u)), index(i) {
         timer.reset(evtimer_new(worker.base(), &Probe::on_timer, this));
         deadline.reset(evtimer_new(worker.base(), &Probe::on_deadline, this));
     }
@@ -22,18 +23,22 @@ struct HealthChecker::Probe final : UpstreamHandler {
     const Endpoint& endpoint() const { return up->endpoints()[index]; }
 
     void schedule(Duration d) {
-        timeval tv{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+        timeval tv{static_cast<time_t>(d.count() / 1000),
+                   static_cast<suseconds_t>((d.count() % 1000) * 1000)};
         event_add(timer.get(), &tv);
     }
 
-    static void on_timer(evutil_socket_t, short, void* arg) noexcept { static_cast<Probe*>(arg)->start(); }
+    static void on_timer(evutil_socket_t, short, void* arg) noexcept {
+        static_cast<Probe*>(arg)->start();
+    }
     static void on_deadline(evutil_socket_t, short, void* arg) noexcept {
         static_cast<Probe*>(arg)->verdict(false, "no answer within the health timeout");
     }
 
     void start() {
         const Duration& t = cfg().timeout;
-        timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+        timeval tv{static_cast<time_t>(t.count() / 1000),
+                   static_cast<suseconds_t>((t.count() % 1000) * 1000)};
         event_add(deadline.get(), &tv);
         in_progress = true;
         const Endpoint& ep = endpoint();
@@ -47,24 +52,26 @@ struct HealthChecker::Probe final : UpstreamHandler {
             connect(a.addr, a.len);
             return;
         }
-        resolve_id = r.resolve(ep.config.host, ep.config.port, up->config().dns_ttl, [this](const Resolver::Answer& ans) {
-            resolve_id = 0;
-            if (!in_progress) return;
-            if (!ans.ok) {
-                verdict(false, ans.error);
-                return;
-            }
-            connect(ans.addr, ans.len);
-        });
+        resolve_id = r.resolve(ep.config.host, ep.config.port, up->config().dns_ttl,
+                               [this](const Resolver::Answer& ans) {
+                                   resolve_id = 0;
+                                   if (!in_progress) return;
+                                   if (!ans.ok) {
+                                       verdict(false, ans.error);
+                                       return;
+                                   }
+                                   connect(ans.addr, ans.len);
+                               });
     }
 
     void connect(const sockaddr_storage& addr, socklen_t len) {
-        conn = UpstreamConnection::connect(worker, reinterpret_cast<const sockaddr*>(&addr), len, endpoint().key,
-                                           cfg().timeout, this);
+        conn = UpstreamConnection::connect(worker, reinterpret_cast<const sockaddr*>(&addr), len,
+                                           endpoint().key, cfg().timeout, this);
     }
 
     void on_connected(UpstreamConnection& c) override {
-        std::string req = "GET " + cfg().path + " HTTP/1.1\r\nHost: " + endpoint().config.address() +
+        std::string req = "GET " + cfg().path +
+                          " HTTP/1.1\r\nHost: " + endpoint().config.address() +
                           "\r\nUser-Agent: squall-health-check\r\nConnection: close\r\n\r\n";
         c.send_request(req, "GET");
         c.request_done();
@@ -80,7 +87,8 @@ struct HealthChecker::Probe final : UpstreamHandler {
     }
     void on_response_trailers(UpstreamConnection&, const Headers&) override {}
     void on_upstream_error(UpstreamConnection&, UpstreamFailure f, bool) override {
-        verdict(false, f == UpstreamFailure::ConnectFailed ? "connection refused" : "connection failed");
+        verdict(false,
+                f == UpstreamFailure::ConnectFailed ? "connection refused" : "connection failed");
     }
 
     void drop_connection() {
@@ -100,7 +108,8 @@ struct HealthChecker::Probe final : UpstreamHandler {
             failures = 0;
             if (++successes >= cfg().healthy_after && !h.healthy.load()) {
                 h.healthy.store(true);
-                log_info("upstream '" + up->name() + "' endpoint " + endpoint().config.address() + " is healthy again");
+                log_info("upstream '" + up->name() + "' endpoint " + endpoint().config.address() +
+                         " is healthy again");
             }
         } else {
             successes = 0;

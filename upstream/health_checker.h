@@ -16,12 +16,12 @@ namespace gw {
 class Config;
 
 class HealthChecker {
-public:
+  public:
     HealthChecker(Worker& worker, const Config& config);
     ~HealthChecker();
     size_t probes() const { return probes_.size(); }
 
-private:
+  private:
     struct Probe;
     std::vector<std::unique_ptr<Probe>> probes_;
 };

@@ -23,7 +23,8 @@ Http1Limits response_limits() {
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(Worker& worker, int fd, std::string pool_key, UpstreamHandler* handler)
+UpstreamConnection::UpstreamConnection(Worker& worker, int fd, std::string pool_key,
+                                       UpstreamHandler* handler)
     : worker_(worker),
       fd_(fd),
       pool_key_(std::move(pool_key)),
@@ -44,12 +45,16 @@ UpstreamConnection::~UpstreamConnection() {
     }
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker, const sockaddr* addr, socklen_t len,
-                                                                std::string pool_key, Duration timeout,
+std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker,
+                                                                const sockaddr* addr, socklen_t len,
+                                                                std::string pool_key,
+                                                                Duration timeout,
                                                                 UpstreamHandler* handler) {
     int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    std::unique_ptr<UpstreamConnection> c(new UpstreamConnection(worker, fd, std::move(pool_key), handler));
-    c->connect_ev_.reset(event_new(worker.base(), fd, EV_WRITE, &UpstreamConnection::on_connect_event, c.get()));
+    std::unique_ptr<UpstreamConnection> c(
+        new UpstreamConnection(worker, fd, std::move(pool_key), handler));
+    c->connect_ev_.reset(
+        event_new(worker.base(), fd, EV_WRITE, &UpstreamConnection::on_connect_event, c.get()));
     bool failed = fd < 0;
     if (!failed) {
         int one = 1;
@@ -62,7 +67,8 @@ std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker, 
         event_active(c->connect_ev_.get(), EV_READ, 0);
         return c;
     }
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
     event_add(c->connect_ev_.get(), &tv);
     return c;
 }
@@ -88,7 +94,8 @@ void UpstreamConnection::finish_connect(bool timed_out) {
         fail(UpstreamFailure::ConnectFailed);
         return;
     }
-    transport_ = std::make_unique<PlainTransport>(worker_.base(), fd_, *this, worker_.transport_scratch());
+    transport_ =
+        std::make_unique<PlainTransport>(worker_.base(), fd_, *this, worker_.transport_scratch());
     transport_->set_reading(true);
     if (handler_) handler_->on_connected(*this);
 }
@@ -150,11 +157,14 @@ void UpstreamConnection::process() {
     while (!closed_ && in_flight_ && !paused_) {
         size_t avail = in_.size();
         if (avail == 0 && !codec_.at_message_end()) break;
-        size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek) : std::min<size_t>(avail, 64 * 1024 + 2);
+        size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek)
+                                       : std::min<size_t>(avail, 64 * 1024 + 2);
         Http1Codec::Step s = codec_.step(in_.peek(want), avail);
         if (s.skip) in_.consume(s.skip);
         switch (s.kind) {
-            case Http1Codec::Kind::NeedMore: stalled = true; goto done;
+            case Http1Codec::Kind::NeedMore:
+                stalled = true;
+                goto done;
             case Http1Codec::Kind::Head: {
                 response_started_ = true;
                 ResponseHead& head = codec_.response();
@@ -185,8 +195,11 @@ void UpstreamConnection::process() {
                     handler_->on_response_data(*this, body_.get(), true);
                 }
                 break;
-            case Http1Codec::Kind::Paused: goto done;
-            case Http1Codec::Kind::Error: fail(UpstreamFailure::Protocol); return;
+            case Http1Codec::Kind::Paused:
+                goto done;
+            case Http1Codec::Kind::Error:
+                fail(UpstreamFailure::Protocol);
+                return;
         }
     }
 done:
@@ -217,7 +230,9 @@ void UpstreamConnection::on_drained() {
     if (handler_ && !closed_) handler_->on_upstream_drained(*this);
 }
 
-void UpstreamConnection::on_transport_error(int) { fail(UpstreamFailure::Reset); }
+void UpstreamConnection::on_transport_error(int) {
+    fail(UpstreamFailure::Reset);
+}
 
 void UpstreamConnection::fail(UpstreamFailure f) {
     if (closed_) return;

@@ -21,17 +21,17 @@
 namespace gw {
 
 enum class UpstreamFailure {
-    ConnectFailed,   // refused, unreachable
+    ConnectFailed,  // refused, unreachable
     ConnectTimeout,
-    Reset,           // closed or reset before a complete response
-    Timeout,         // a phase timer of the holder fired
-    Protocol,        // malformed or ambiguous response
+    Reset,     // closed or reset before a complete response
+    Timeout,   // a phase timer of the holder fired
+    Protocol,  // malformed or ambiguous response
 };
 
 class UpstreamConnection;
 
 class UpstreamHandler {
-public:
+  public:
     virtual ~UpstreamHandler() = default;
     virtual void on_connected(UpstreamConnection& c) = 0;
     // A response head; 1xx heads come first, then the final one.
@@ -40,18 +40,21 @@ public:
     // The response ended with trailer fields (instead of an on_response_data end_stream).
     virtual void on_response_trailers(UpstreamConnection& c, const Headers& trailers) = 0;
     // The connection failed. `response_started`: some response bytes had arrived.
-    virtual void on_upstream_error(UpstreamConnection& c, UpstreamFailure f, bool response_started) = 0;
+    virtual void on_upstream_error(UpstreamConnection& c, UpstreamFailure f,
+                                   bool response_started) = 0;
     // The request output fell below the low watermark (after watch_drain()).
     virtual void on_upstream_drained(UpstreamConnection& c) {}
     virtual void on_upstream_timer(UpstreamConnection& c) {}
 };
 
-class UpstreamConnection final : public TransportHandler, public DeferredDeletable, public TimerNode {
-public:
+class UpstreamConnection final : public TransportHandler,
+                                 public DeferredDeletable,
+                                 public TimerNode {
+  public:
     // Starts a non-blocking connect; the handler hears on_connected or on_upstream_error.
-    static std::unique_ptr<UpstreamConnection> connect(Worker& worker, const sockaddr* addr, socklen_t len,
-                                                       std::string pool_key, Duration timeout,
-                                                       UpstreamHandler* handler);
+    static std::unique_ptr<UpstreamConnection> connect(Worker& worker, const sockaddr* addr,
+                                                       socklen_t len, std::string pool_key,
+                                                       Duration timeout, UpstreamHandler* handler);
     ~UpstreamConnection() override;
 
     void set_handler(UpstreamHandler* h) { handler_ = h; }
@@ -65,7 +68,9 @@ public:
     void send_request(const std::string& head, std::string_view method);
     void send_body(evbuffer* data) { transport_->write_buffer(data); }
     void send_bytes(std::string_view bytes) { transport_->write(bytes.data(), bytes.size()); }
-    void flush() { if (transport_) transport_->flush(); }
+    void flush() {
+        if (transport_) transport_->flush();
+    }
     void request_done() { request_done_ = true; }
     size_t output_pending() const { return transport_ ? transport_->output_pending() : 0; }
     void watch_drain(size_t low) { transport_->watch_drain(low); }
@@ -93,7 +98,7 @@ public:
     void on_drained() override;
     void on_transport_error(int err) override;
 
-private:
+  private:
     UpstreamConnection(Worker& worker, int fd, std::string pool_key, UpstreamHandler* handler);
     static void on_connect_event(evutil_socket_t fd, short what, void* arg) noexcept;
     void finish_connect(bool timed_out);
@@ -120,8 +125,8 @@ private:
     bool request_done_ = false;
     bool reusable_ = false;
     bool closed_ = false;
-    bool paused_ = false;      // the holder stopped reading (back-pressure)
-    bool eof_ = false;         // the peer closed; handled once buffered bytes are processed
+    bool paused_ = false;  // the holder stopped reading (back-pressure)
+    bool eof_ = false;     // the peer closed; handled once buffered bytes are processed
 };
 
 }  // namespace gw

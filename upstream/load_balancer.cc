@@ -8,7 +8,8 @@ namespace gw {
 
 bool LoadBalancer::usable(size_t i, const PickContext& ctx) const {
     if (!up_.endpoints()[i].health->available(ctx.now_ms)) return false;
-    if (ctx.tried && std::find(ctx.tried->begin(), ctx.tried->end(), i) != ctx.tried->end()) return false;
+    if (ctx.tried && std::find(ctx.tried->begin(), ctx.tried->end(), i) != ctx.tried->end())
+        return false;
     return true;
 }
 
@@ -31,8 +32,9 @@ int LoadBalancer::weighted_random(const PickContext& ctx) {
 namespace {
 
 class RoundRobin final : public LoadBalancer {
-public:
-    RoundRobin(const Upstream& u, uint64_t seed) : LoadBalancer(u, seed), current_(u.endpoints().size(), 0) {
+  public:
+    RoundRobin(const Upstream& u, uint64_t seed)
+        : LoadBalancer(u, seed), current_(u.endpoints().size(), 0) {
         // Workers start at different points so N workers do not hit endpoint 0 together.
         if (!current_.empty()) current_[seed % current_.size()] = 1;
     }
@@ -45,24 +47,25 @@ public:
             int64_t w = eps[i].config.weight;
             current_[i] += w;
             total += w;
-            if (best < 0 || current_[i] > current_[static_cast<size_t>(best)]) best = static_cast<int>(i);
+            if (best < 0 || current_[i] > current_[static_cast<size_t>(best)])
+                best = static_cast<int>(i);
         }
         if (best >= 0) current_[static_cast<size_t>(best)] -= total;
         return best;
     }
 
-private:
+  private:
     std::vector<int64_t> current_;
 };
 
 class Random final : public LoadBalancer {
-public:
+  public:
     Random(const Upstream& u, uint64_t seed) : LoadBalancer(u, seed) {}
     int pick(const PickContext& ctx) override { return weighted_random(ctx); }
 };
 
 class LeastRequest final : public LoadBalancer {
-public:
+  public:
     LeastRequest(const Upstream& u, uint64_t seed) : LoadBalancer(u, seed) {}
     int pick(const PickContext& ctx) override {
         int a = weighted_random(ctx);
@@ -72,14 +75,16 @@ public:
         if (b < 0 || b == a) return a;
         // Fewer requests in flight per unit of weight wins.
         const auto& eps = up_.endpoints();
-        uint64_t la = uint64_t{active_[static_cast<size_t>(a)]} * eps[static_cast<size_t>(b)].config.weight;
-        uint64_t lb = uint64_t{active_[static_cast<size_t>(b)]} * eps[static_cast<size_t>(a)].config.weight;
+        uint64_t la =
+            uint64_t{active_[static_cast<size_t>(a)]} * eps[static_cast<size_t>(b)].config.weight;
+        uint64_t lb =
+            uint64_t{active_[static_cast<size_t>(b)]} * eps[static_cast<size_t>(a)].config.weight;
         return lb < la ? b : a;
     }
 };
 
 class ConsistentHash final : public LoadBalancer {
-public:
+  public:
     ConsistentHash(const Upstream& u, uint64_t seed) : LoadBalancer(u, seed) {}
     int pick(const PickContext& ctx) override {
         const auto& ring = up_.ring();
@@ -102,7 +107,8 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
         size_t semi = header.find(';', pos);
         if (semi == std::string_view::npos) semi = header.size();
         std::string_view pair = header.substr(pos, semi - pos);
-        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+        while (!pair.empty() && pair.front() == ' ')
+            pair.remove_prefix(1);
         size_t eq = pair.find('=');
         if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
         pos = semi + 1;
@@ -114,8 +120,10 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
 
 std::string hash_key(const HashOn& on, const RequestHead& req, std::string_view client_ip) {
     switch (on.kind) {
-        case HashOn::Kind::ClientIp: return std::string(client_ip);
-        case HashOn::Kind::Path: return req.path;
+        case HashOn::Kind::ClientIp:
+            return std::string(client_ip);
+        case HashOn::Kind::Path:
+            return req.path;
         case HashOn::Kind::Header: {
             const std::string* v = req.headers.get(on.name);
             return v ? *v : std::string();
@@ -133,10 +141,14 @@ std::string hash_key(const HashOn& on, const RequestHead& req, std::string_view 
 
 std::unique_ptr<LoadBalancer> LoadBalancer::create(const Upstream& upstream, uint64_t seed) {
     switch (upstream.config().balance) {
-        case Balance::RoundRobin: return std::make_unique<RoundRobin>(upstream, seed);
-        case Balance::LeastRequest: return std::make_unique<LeastRequest>(upstream, seed);
-        case Balance::ConsistentHash: return std::make_unique<ConsistentHash>(upstream, seed);
-        case Balance::Random: return std::make_unique<Random>(upstream, seed);
+        case Balance::RoundRobin:
+            return std::make_unique<RoundRobin>(upstream, seed);
+        case Balance::LeastRequest:
+            return std::make_unique<LeastRequest>(upstream, seed);
+        case Balance::ConsistentHash:
+            return std::make_unique<ConsistentHash>(upstream, seed);
+        case Balance::Random:
+            return std::make_unique<Random>(upstream, seed);
     }
     return std::make_unique<RoundRobin>(upstream, seed);
 }

@@ -22,7 +22,7 @@ struct PickContext {
 };
 
 class LoadBalancer {
-public:
+  public:
     virtual ~LoadBalancer() = default;
     static std::unique_ptr<LoadBalancer> create(const Upstream& upstream, uint64_t seed);
 
@@ -35,7 +35,7 @@ public:
     }
     uint32_t active(size_t i) const { return active_[i]; }
 
-protected:
+  protected:
     explicit LoadBalancer(const Upstream& upstream, uint64_t seed)
         : up_(upstream), active_(upstream.endpoints().size(), 0), rng_(seed) {}
     bool usable(size_t i, const PickContext& ctx) const;

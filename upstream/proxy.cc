@@ -20,18 +20,24 @@ constexpr size_t kMaxEarlyBody = 64 * 1024;  // body held before the upstream is
 // RFC 9110 §7.6.1: fields that describe one hop, never forwarded.
 bool hop_by_hop(std::string_view n) {
     switch (n.size()) {
-        case 2: return iequals(n, "te");
-        case 7: return iequals(n, "upgrade") || iequals(n, "trailer");
-        case 10: return iequals(n, "connection") || iequals(n, "keep-alive");
-        case 16: return iequals(n, "proxy-connection");
-        case 17: return iequals(n, "transfer-encoding");
-        default: return false;
+        case 2:
+            return iequals(n, "te");
+        case 7:
+            return iequals(n, "upgrade") || iequals(n, "trailer");
+        case 10:
+            return iequals(n, "connection") || iequals(n, "keep-alive");
+        case 16:
+            return iequals(n, "proxy-connection");
+        case 17:
+            return iequals(n, "transfer-encoding");
+        default:
+            return false;
     }
 }
 
 // The field names a message's Connection header lists (RFC 9110 §7.6.1), collected once.
 class ConnectionTokens {
-public:
+  public:
     explicit ConnectionTokens(const Headers& h) {
         for (const auto& f : h) {
             if (!iequals(f.name, "connection")) continue;
@@ -45,13 +51,14 @@ public:
         return false;
     }
 
-private:
+  private:
     std::vector<std::string_view> tokens_;
 };
 
 // RFC 9110 §9.2.2.
 bool idempotent(std::string_view m) {
-    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
+           m == "DELETE";
 }
 
 std::string forwarded_for(std::string_view ip) {
@@ -61,7 +68,7 @@ std::string forwarded_for(std::string_view ip) {
 }
 
 class ProxyTerminal final : public Terminal, public UpstreamHandler, public PoolWaiter {
-public:
+  public:
     ProxyTerminal(StreamCallbacks& stream, const ProxyConfig& cfg);
     ~ProxyTerminal() override;
 
@@ -76,15 +83,25 @@ public:
     void on_response_head(UpstreamConnection& c, ResponseHead& head, bool end_stream) override;
     void on_response_data(UpstreamConnection& c, evbuffer* data, bool end_stream) override;
     void on_response_trailers(UpstreamConnection& c, const Headers& trailers) override;
-    void on_upstream_error(UpstreamConnection& c, UpstreamFailure f, bool response_started) override;
+    void on_upstream_error(UpstreamConnection& c, UpstreamFailure f,
+                           bool response_started) override;
     void on_upstream_drained(UpstreamConnection& c) override;
     void on_upstream_timer(UpstreamConnection& c) override;
 
     // PoolWaiter
     void on_pool_slot() override { acquire(); }
 
-private:
-    enum class Phase { Idle, Resolving, Waiting, Connecting, Sending, AwaitingHead, Streaming, Done };
+  private:
+    enum class Phase {
+        Idle,
+        Resolving,
+        Waiting,
+        Connecting,
+        Sending,
+        AwaitingHead,
+        Streaming,
+        Done
+    };
 
     static void on_total_timeout(evutil_socket_t, short, void* arg) noexcept;
     void build_head(const RequestHead& req);
@@ -105,7 +122,7 @@ private:
     UpstreamContext& ctx_;
     std::shared_ptr<LoadBalancer> lb_;
     Phase phase_ = Phase::Idle;
-    std::string head_;    // the serialised upstream request head, kept for retries
+    std::string head_;  // the serialised upstream request head, kept for retries
     std::string method_;
     int endpoint_ = -1;
     bool balanced_ = false;  // lb_->started(endpoint_) is outstanding
@@ -116,8 +133,8 @@ private:
     ConnectionPool* pool_ = nullptr;
     std::unique_ptr<UpstreamConnection> conn_;
     uint64_t resolve_id_ = 0;
-    EvbufferPtr early_body_;     // body that arrived before the upstream was ready
-    bool req_end_ = false;       // the client's body is complete
+    EvbufferPtr early_body_;  // body that arrived before the upstream was ready
+    bool req_end_ = false;    // the client's body is complete
     bool body_forwarded_ = false;
     bool chunked_up_ = false;
     bool client_paused_ = false;
@@ -130,7 +147,9 @@ private:
 ProxyTerminal::ProxyTerminal(StreamCallbacks& stream, const ProxyConfig& cfg)
     : stream_(stream), cfg_(cfg), up_(*cfg.upstream), ctx_(stream.worker().upstreams()) {}
 
-ProxyTerminal::~ProxyTerminal() { on_destroy(); }
+ProxyTerminal::~ProxyTerminal() {
+    on_destroy();
+}
 
 void ProxyTerminal::on_request_headers(RequestHead& req, bool end_stream) {
     req_end_ = end_stream;
@@ -140,9 +159,11 @@ void ProxyTerminal::on_request_headers(RequestHead& req, bool end_stream) {
     int64_t now = monotonic_ms();
     ctx_.budget(up_.name()).on_request(now);
     if (up_.config().timeouts.total.count() > 0) {
-        total_timer_.reset(evtimer_new(stream_.event_loop(), &ProxyTerminal::on_total_timeout, this));
+        total_timer_.reset(
+            evtimer_new(stream_.event_loop(), &ProxyTerminal::on_total_timeout, this));
         const Duration& d = up_.config().timeouts.total;
-        timeval tv{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+        timeval tv{static_cast<time_t>(d.count() / 1000),
+                   static_cast<suseconds_t>((d.count() % 1000) * 1000)};
         event_add(total_timer_.get(), &tv);
     }
     attempt();
@@ -181,7 +202,9 @@ void ProxyTerminal::build_head(const RequestHead& req) {
     const ConnectionTokens listed(req.headers);
     for (const auto& f : req.headers) {
         const std::string& n = f.name;
-        if (hop_by_hop(n) || iequals(n, "host") || iequals(n, "content-length") || iequals(n, "expect")) continue;
+        if (hop_by_hop(n) || iequals(n, "host") || iequals(n, "content-length") ||
+            iequals(n, "expect"))
+            continue;
         if (iequals(n, "x-forwarded-for")) {
             xff = &f.value;
             continue;
@@ -290,17 +313,18 @@ void ProxyTerminal::attempt() {
         return;
     }
     phase_ = Phase::Resolving;
-    resolve_id_ = r.resolve(ep.config.host, ep.config.port, up_.config().dns_ttl, [this](const Resolver::Answer& ans) {
-        resolve_id_ = 0;
-        if (destroyed_) return;
-        if (!ans.ok) {
-            on_failure(UpstreamFailure::ConnectFailed, false, ans.error);
-            return;
-        }
-        addr_ = ans.addr;
-        addr_len_ = ans.len;
-        acquire();
-    });
+    resolve_id_ = r.resolve(ep.config.host, ep.config.port, up_.config().dns_ttl,
+                            [this](const Resolver::Answer& ans) {
+                                resolve_id_ = 0;
+                                if (destroyed_) return;
+                                if (!ans.ok) {
+                                    on_failure(UpstreamFailure::ConnectFailed, false, ans.error);
+                                    return;
+                                }
+                                addr_ = ans.addr;
+                                addr_len_ = ans.len;
+                                acquire();
+                            });
 }
 
 void ProxyTerminal::acquire() {
@@ -327,14 +351,17 @@ void ProxyTerminal::acquire() {
     conn_ = pool_->connect(sa, addr_len_, uc.timeouts.connect, this);
 }
 
-void ProxyTerminal::on_connected(UpstreamConnection&) { start_exchange(); }
+void ProxyTerminal::on_connected(UpstreamConnection&) {
+    start_exchange();
+}
 
 void ProxyTerminal::start_exchange() {
     if (destroyed_) return;
     phase_ = Phase::Sending;
     size_t host_hole = head_.find('\x01');
     if (host_hole != std::string::npos) {
-        head_.replace(host_hole, 1, up_.endpoints()[static_cast<size_t>(endpoint_)].config.address());
+        head_.replace(host_hole, 1,
+                      up_.endpoints()[static_cast<size_t>(endpoint_)].config.address());
     }
     conn_->send_request(head_, method_);
     if (early_body_ && evbuffer_get_length(early_body_.get()) > 0) {
@@ -514,15 +541,26 @@ void ProxyTerminal::stop_balancing() {
     }
 }
 
-void ProxyTerminal::on_upstream_error(UpstreamConnection&, UpstreamFailure f, bool response_started) {
+void ProxyTerminal::on_upstream_error(UpstreamConnection&, UpstreamFailure f,
+                                      bool response_started) {
     if (destroyed_) return;
     std::string what;
     switch (f) {
-        case UpstreamFailure::ConnectFailed: what = "connection refused or unreachable"; break;
-        case UpstreamFailure::ConnectTimeout: what = "connect timed out"; break;
-        case UpstreamFailure::Reset: what = "connection closed before a complete response"; break;
-        case UpstreamFailure::Timeout: what = "timed out"; break;
-        case UpstreamFailure::Protocol: what = "malformed response"; break;
+        case UpstreamFailure::ConnectFailed:
+            what = "connection refused or unreachable";
+            break;
+        case UpstreamFailure::ConnectTimeout:
+            what = "connect timed out";
+            break;
+        case UpstreamFailure::Reset:
+            what = "connection closed before a complete response";
+            break;
+        case UpstreamFailure::Timeout:
+            what = "timed out";
+            break;
+        case UpstreamFailure::Protocol:
+            what = "malformed response";
+            break;
     }
     on_failure(f, response_started, what);
 }
@@ -538,8 +576,10 @@ void ProxyTerminal::on_upstream_timer(UpstreamConnection& c) {
 
 void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::string_view what) {
     const Endpoint& ep = up_.endpoints()[static_cast<size_t>(endpoint_)];
-    std::string detail = "upstream '" + up_.name() + "' endpoint " + ep.config.address() + ": " + std::string(what);
-    if (f != UpstreamFailure::Protocol) up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms());
+    std::string detail =
+        "upstream '" + up_.name() + "' endpoint " + ep.config.address() + ": " + std::string(what);
+    if (f != UpstreamFailure::Protocol)
+        up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms());
     stop_balancing();
     release_connection(false);
     if (response_started_ || response_started) {
@@ -560,7 +600,8 @@ void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::st
         attempt();
         return;
     }
-    int status = (f == UpstreamFailure::ConnectTimeout || f == UpstreamFailure::Timeout) ? 504 : 502;
+    int status =
+        (f == UpstreamFailure::ConnectTimeout || f == UpstreamFailure::Timeout) ? 504 : 502;
     fail(status, detail);
 }
 
@@ -596,13 +637,13 @@ void ProxyTerminal::on_destroy() {
 }
 
 class ProxyFactory final : public TerminalFactory {
-public:
+  public:
     explicit ProxyFactory(ProxyConfig cfg) : cfg_(std::move(cfg)) {}
     std::unique_ptr<Terminal> create(StreamCallbacks& s) const override {
         return std::make_unique<ProxyTerminal>(s, cfg_);
     }
 
-private:
+  private:
     ProxyConfig cfg_;
 };
 
@@ -621,13 +662,15 @@ std::string proxy_path(const ProxyConfig& cfg, const RequestHead& req, const Rou
     return out;
 }
 
-std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg, const RouteMatch& match) {
+std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg,
+                                                   const RouteMatch& match) {
     ProxyConfig p;
     if (auto u = t.get_string("upstream")) {
         auto it = cfg.upstreams.find(*u);
         if (it == cfg.upstreams.end()) {
             std::set<std::string, std::less<>> known;
-            for (const auto& [name, _] : cfg.upstreams) known.insert(name);
+            for (const auto& [name, _] : cfg.upstreams)
+                known.insert(name);
             std::string msg = "unknown upstream '" + *u + "'";
             std::string s = suggest(*u, known);
             if (!s.empty()) msg += "; did you mean '" + s + "'?";

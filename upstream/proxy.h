@@ -2,7 +2,8 @@
 // endpoint of the named upstream (balanced, health-aware, retried when safe) and streams the
 // response back, with back-pressure both ways.
 //
-//   Pick ─→ Resolve ─→ Pool (idle | connect | wait) ─→ Send head+body ─→ Await head ─→ Stream ─→ Done
+//   Pick ─→ Resolve ─→ Pool (idle | connect | wait) ─→ Send head+body ─→ Await head ─→ Stream ─→
+//   Done
 //     ↑                     │ connect failure, reset before any response byte (when safe)
 //     └──── retry, another endpoint (attempts, budget) ───┘
 #pragma once
@@ -29,7 +30,8 @@ struct ProxyConfig {
     bool via = true;                        // RFC 9110 §7.6.3 Via, both ways
 };
 
-std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg, const RouteMatch& match);
+std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg,
+                                                   const RouteMatch& match);
 
 // The upstream request path: the route's rewrite, or strip_prefix then add_prefix.
 std::string proxy_path(const ProxyConfig& cfg, const RequestHead& req, const RouteCaptures& caps);

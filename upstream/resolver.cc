@@ -19,7 +19,8 @@ struct Resolver::Lookup {
 Resolver::Resolver(event_base* base) : base_(base) {
     // Name servers from /etc/resolv.conf and names from /etc/hosts. Without a resolv.conf the
     // hosts file still answers (tests, containers).
-    dns_ = evdns_base_new(base_, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    dns_ =
+        evdns_base_new(base_, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (!dns_) {
         dns_ = evdns_base_new(base_, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
         if (dns_) evdns_base_load_hosts(dns_, nullptr);

@@ -19,7 +19,7 @@ struct evdns_base;
 namespace gw {
 
 class Resolver {
-public:
+  public:
     struct Answer {
         bool ok = false;
         sockaddr_storage addr{};
@@ -37,9 +37,9 @@ public:
     uint64_t resolve(const std::string& host, uint16_t port, Duration ttl, Callback cb);
     void cancel(uint64_t id);
 
-private:
+  private:
     struct Entry {
-        Answer answer;              // port 0; the caller's port is set on the copy
+        Answer answer;  // port 0; the caller's port is set on the copy
         int64_t expires_ms = 0;
         bool have = false;
         bool in_progress = false;

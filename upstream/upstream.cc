@@ -84,7 +84,8 @@ Upstream::Upstream(UpstreamConfig config) : config_(std::move(config)) {
         for (uint32_t i = 0; i < endpoints_.size(); ++i) {
             int points = kRingPointsPerWeight * static_cast<int>(endpoints_[i].config.weight);
             for (int p = 0; p < points; ++p) {
-                ring_.emplace_back(hash64(endpoints_[i].config.address() + "#" + std::to_string(p)), i);
+                ring_.emplace_back(hash64(endpoints_[i].config.address() + "#" + std::to_string(p)),
+                                   i);
             }
         }
         std::sort(ring_.begin(), ring_.end());
@@ -107,7 +108,8 @@ void Upstream::report_failure(size_t i, int64_t now_ms) const {
 void Upstream::report_success(size_t i) const {
     if (i >= endpoints_.size()) return;
     EndpointHealth& h = *endpoints_[i].health;
-    if (h.failures.load(std::memory_order_relaxed) != 0) h.failures.store(0, std::memory_order_relaxed);
+    if (h.failures.load(std::memory_order_relaxed) != 0)
+        h.failures.store(0, std::memory_order_relaxed);
     if (h.ejections.load(std::memory_order_relaxed) != 0 &&
         h.ejected_until.load(std::memory_order_relaxed) <= monotonic_ms()) {
         h.ejections.store(0, std::memory_order_relaxed);

@@ -19,13 +19,14 @@ namespace gw {
 
 // Health shared by every worker and every snapshot for one upstream endpoint.
 struct EndpointHealth {
-    std::atomic<bool> healthy{true};          // the active check's verdict
-    std::atomic<int64_t> ejected_until{0};    // passive ejection, monotonic ms
-    std::atomic<int> failures{0};             // consecutive failures seen by traffic
-    std::atomic<int> ejections{0};            // consecutive ejections (for back-off)
+    std::atomic<bool> healthy{true};        // the active check's verdict
+    std::atomic<int64_t> ejected_until{0};  // passive ejection, monotonic ms
+    std::atomic<int> failures{0};           // consecutive failures seen by traffic
+    std::atomic<int> ejections{0};          // consecutive ejections (for back-off)
 
     bool available(int64_t now_ms) const {
-        return healthy.load(std::memory_order_relaxed) && ejected_until.load(std::memory_order_relaxed) <= now_ms;
+        return healthy.load(std::memory_order_relaxed) &&
+               ejected_until.load(std::memory_order_relaxed) <= now_ms;
     }
 };
 
@@ -35,12 +36,12 @@ struct Endpoint {
     bool is_ip = false;
     sockaddr_storage addr{};  // when is_ip
     socklen_t addr_len = 0;
-    std::string pool_key;     // when is_ip: key@ip:port, the per-worker pool it uses
+    std::string pool_key;  // when is_ip: key@ip:port, the per-worker pool it uses
     std::shared_ptr<EndpointHealth> health;
 };
 
 class Upstream {
-public:
+  public:
     explicit Upstream(UpstreamConfig config);
 
     const UpstreamConfig& config() const { return config_; }
@@ -54,7 +55,7 @@ public:
     void report_failure(size_t i, int64_t now_ms) const;
     void report_success(size_t i) const;
 
-private:
+  private:
     UpstreamConfig config_;
     std::vector<Endpoint> endpoints_;
     std::vector<std::pair<uint64_t, uint32_t>> ring_;

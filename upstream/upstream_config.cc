@@ -8,7 +8,8 @@ bool split_host_port(std::string_view text, std::string& host, uint16_t& port, b
     std::string_view p;
     if (!text.empty() && text.front() == '[') {
         size_t close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return false;
         h = text.substr(1, close - 1);
         p = text.substr(close + 2);
     } else {
@@ -27,8 +28,8 @@ bool split_host_port(std::string_view text, std::string& host, uint16_t& port, b
     }
     if ((v == 0 && !allow_zero) || v > 65535) return false;
     for (char c : h) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                  c == '.' || c == ':' || c == '_';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == ':' || c == '_';
         if (!ok) return false;
     }
     host.assign(h);
@@ -111,20 +112,25 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
         } else if (h->rfind("cookie:", 0) == 0 && h->size() > 7) {
             u.hash_on = {HashOn::Kind::Cookie, h->substr(7)};
         } else {
-            t.error("hash_on", "invalid hash_on \"" + *h + "\" (client_ip, path, header:NAME or cookie:NAME)");
+            t.error("hash_on",
+                    "invalid hash_on \"" + *h + "\" (client_ip, path, header:NAME or cookie:NAME)");
         }
-        if (u.balance != Balance::ConsistentHash) t.warning("hash_on", "'hash_on' only applies to balance = \"consistent_hash\"");
+        if (u.balance != Balance::ConsistentHash)
+            t.warning("hash_on", "'hash_on' only applies to balance = \"consistent_hash\"");
     }
     if (auto h = t.get_table("health")) {
         u.health.enabled = true;
         if (auto v = h->get_string("path")) {
-            if (v->empty() || v->front() != '/') h->error("path", "health 'path' must start with '/'");
+            if (v->empty() || v->front() != '/')
+                h->error("path", "health 'path' must start with '/'");
             u.health.path = *v;
         }
         if (auto v = h->get_duration("interval")) u.health.interval = *v;
         if (auto v = h->get_duration("timeout")) u.health.timeout = *v;
-        if (auto v = h->get_int("healthy_after", 1, 1000)) u.health.healthy_after = static_cast<int>(*v);
-        if (auto v = h->get_int("unhealthy_after", 1, 1000)) u.health.unhealthy_after = static_cast<int>(*v);
+        if (auto v = h->get_int("healthy_after", 1, 1000))
+            u.health.healthy_after = static_cast<int>(*v);
+        if (auto v = h->get_int("unhealthy_after", 1, 1000))
+            u.health.unhealthy_after = static_cast<int>(*v);
         if (auto v = h->get_string("expect")) {
             // "200", "200-399" or "2xx".
             const std::string& s = *v;
@@ -145,19 +151,26 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
                 };
                 int lo = 0, hi = 0;
                 ok = num(std::string_view(s).substr(0, 3), lo) &&
-                     num(s.size() == 7 ? std::string_view(s).substr(4) : std::string_view(s).substr(0, 3), hi) && lo <= hi;
+                     num(s.size() == 7 ? std::string_view(s).substr(4)
+                                       : std::string_view(s).substr(0, 3),
+                         hi) &&
+                     lo <= hi;
                 if (ok) {
                     u.health.expect_min = lo;
                     u.health.expect_max = hi;
                 }
             }
-            if (!ok) h->error("expect", "invalid 'expect' \"" + s + "\" (e.g. \"200\", \"2xx\" or \"200-399\")");
+            if (!ok)
+                h->error("expect",
+                         "invalid 'expect' \"" + s + "\" (e.g. \"200\", \"2xx\" or \"200-399\")");
         }
-        if (u.health.timeout >= u.health.interval) h->error("timeout", "health 'timeout' must be shorter than 'interval'");
+        if (u.health.timeout >= u.health.interval)
+            h->error("timeout", "health 'timeout' must be shorter than 'interval'");
         h->finish();
     }
     if (auto p = t.get_table("passive")) {
-        if (auto v = p->get_int("consecutive_failures", 0, 1000)) u.passive.consecutive_failures = static_cast<int>(*v);
+        if (auto v = p->get_int("consecutive_failures", 0, 1000))
+            u.passive.consecutive_failures = static_cast<int>(*v);
         if (auto v = p->get_duration("ejection")) u.passive.ejection = *v;
         p->finish();
     }
@@ -170,8 +183,10 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
     }
     if (auto r = t.get_table("retries")) {
         if (auto v = r->get_int("attempts", 0, 10)) u.retries.attempts = static_cast<int>(*v);
-        if (auto v = r->get_int("budget_percent", 0, 100)) u.retries.budget_ratio = static_cast<double>(*v) / 100.0;
-        if (auto v = r->get_int("budget_min_per_second", 0, 100000)) u.retries.budget_min_per_second = static_cast<int>(*v);
+        if (auto v = r->get_int("budget_percent", 0, 100))
+            u.retries.budget_ratio = static_cast<double>(*v) / 100.0;
+        if (auto v = r->get_int("budget_min_per_second", 0, 100000))
+            u.retries.budget_min_per_second = static_cast<int>(*v);
         r->finish();
     }
     if (auto p = t.get_table("pool")) {

@@ -17,7 +17,10 @@ struct EndpointConfig {
     std::string host;  // IP literal or DNS name
     uint16_t port = 0;
     uint32_t weight = 1;
-    std::string address() const { return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port); }
+    std::string address() const {
+        return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                                   : host + ":" + std::to_string(port);
+    }
 };
 
 struct HashOn {
@@ -38,7 +41,7 @@ struct HealthCheckConfig {
 };
 
 struct PassiveHealthConfig {
-    int consecutive_failures = 5;  // 0 = never eject
+    int consecutive_failures = 5;                 // 0 = never eject
     Duration ejection{std::chrono::seconds(30)};  // doubled on each repeat, up to 10x
 };
 
@@ -81,6 +84,7 @@ struct UpstreamConfig {
 UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t);
 
 // "host:port" / "[v6]:port" → host and port; false when malformed (or port 0 unless allowed).
-bool split_host_port(std::string_view text, std::string& host, uint16_t& port, bool allow_zero = false);
+bool split_host_port(std::string_view text, std::string& host, uint16_t& port,
+                     bool allow_zero = false);
 
 }  // namespace gw

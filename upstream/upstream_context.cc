@@ -17,10 +17,12 @@ ConnectionPool& UpstreamContext::pool(const std::string& key) {
     return *slot;
 }
 
-std::shared_ptr<LoadBalancer> UpstreamContext::balancer(const std::shared_ptr<const Upstream>& upstream) {
+std::shared_ptr<LoadBalancer> UpstreamContext::balancer(
+    const std::shared_ptr<const Upstream>& upstream) {
     auto& slot = balancers_[upstream.get()];
     if (!slot.second) {
-        slot.first = upstream;  // keeps the address from being reused by another snapshot's upstream
+        slot.first =
+            upstream;  // keeps the address from being reused by another snapshot's upstream
         slot.second = LoadBalancer::create(*upstream, worker_.index() * 7919 + 17);
     }
     return slot.second;
@@ -34,7 +36,8 @@ Resolver& UpstreamContext::resolver() {
 void UpstreamContext::on_config(const Config& config) {
     for (auto it = balancers_.begin(); it != balancers_.end();) {
         bool live = false;
-        for (const auto& [name, up] : config.upstreams) live = live || up.get() == it->first;
+        for (const auto& [name, up] : config.upstreams)
+            live = live || up.get() == it->first;
         it = live ? std::next(it) : balancers_.erase(it);
     }
     if (worker_.index() == 0) {

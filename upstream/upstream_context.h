@@ -20,20 +20,21 @@ class Config;
 // Retries may add at most budget_percent of the requests of the last second (and always
 // budget_min_per_second), so a sick upstream is not stampeded by its own retries.
 class RetryBudget {
-public:
+  public:
     void on_request(int64_t now_ms) {
         roll(now_ms);
         ++requests_;
     }
     bool try_retry(const RetryConfig& cfg, int64_t now_ms) {
         roll(now_ms);
-        double allowed = std::max<double>(cfg.budget_min_per_second, cfg.budget_ratio * static_cast<double>(requests_));
+        double allowed = std::max<double>(cfg.budget_min_per_second,
+                                          cfg.budget_ratio * static_cast<double>(requests_));
         if (static_cast<double>(retries_ + 1) > allowed) return false;
         ++retries_;
         return true;
     }
 
-private:
+  private:
     void roll(int64_t now_ms) {
         if (now_ms - window_start_ >= 1000) {
             window_start_ = now_ms;
@@ -47,7 +48,7 @@ private:
 };
 
 class UpstreamContext {
-public:
+  public:
     explicit UpstreamContext(Worker& worker);
     ~UpstreamContext();
 
@@ -59,10 +60,12 @@ public:
     // the active health checks for it.
     void on_config(const Config& config);
 
-private:
+  private:
     Worker& worker_;
     std::map<std::string, std::unique_ptr<ConnectionPool>> pools_;
-    std::map<const Upstream*, std::pair<std::shared_ptr<const Upstream>, std::shared_ptr<LoadBalancer>>> balancers_;
+    std::map<const Upstream*,
+             std::pair<std::shared_ptr<const Upstream>, std::shared_ptr<LoadBalancer>>>
+        balancers_;
     std::map<std::string, RetryBudget> budgets_;
     std::unique_ptr<Resolver> resolver_;
     std::unique_ptr<HealthChecker> health_;

@@ -27,7 +27,8 @@ std::string run(gw::Http1Codec::Mode mode, std::string_view input, size_t split)
             if (s.skip > pending.size()) std::abort();
             pending.erase(0, s.skip);
             switch (s.kind) {
-                case gw::Http1Codec::Kind::NeedMore: return true;
+                case gw::Http1Codec::Kind::NeedMore:
+                    return true;
                 case gw::Http1Codec::Kind::Head:
                     if (mode == gw::Http1Codec::Mode::Request) {
                         log += "H:" + codec.request().method + " " + codec.request().target + " " +
@@ -61,7 +62,8 @@ std::string run(gw::Http1Codec::Mode mode, std::string_view input, size_t split)
         pending.append(input.substr(split));
         if (pump() && mode == gw::Http1Codec::Mode::Response) {
             auto s = codec.on_eof();
-            if (s.kind == gw::Http1Codec::Kind::MessageEnd) log += "B:" + std::to_string(body.size()) + ":" + body + "\n";
+            if (s.kind == gw::Http1Codec::Kind::MessageEnd)
+                log += "B:" + std::to_string(body.size()) + ":" + body + "\n";
             if (s.kind == gw::Http1Codec::Kind::Error) log += "E:eof\n";
         }
     }

@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (opts.merge_slashes && p.find("//") != std::string::npos) std::abort();
     if (p.find('\0') != std::string::npos) std::abort();
     gw::PathOptions again = opts;
-    if (again.encoded_slashes == gw::EncodedSlashes::Decode) again.encoded_slashes = gw::EncodedSlashes::Keep;
+    if (again.encoded_slashes == gw::EncodedSlashes::Decode)
+        again.encoded_slashes = gw::EncodedSlashes::Keep;
     auto r2 = gw::normalize_target(p, again);
     if (!r2 || r2->path != p) std::abort();  // idempotent
     return 0;

@@ -7,8 +7,10 @@
 using namespace gwtest;
 
 TEST_CASE("proxy forwards a request and reuses the upstream connection", "[integration][proxy]") {
-    FakeUpstream up(FakeUpstream::respond_always(http_response(200, "from upstream", "X-Up: 1\r\n")));
-    TestServer s(config_with("[upstream.app]\nendpoints = [\"" + up.address() + "\"]\n\n[[route]]\nproxy = { upstream = \"app\" }\n"));
+    FakeUpstream up(
+        FakeUpstream::respond_always(http_response(200, "from upstream", "X-Up: 1\r\n")));
+    TestServer s(config_with("[upstream.app]\nendpoints = [\"" + up.address() +
+                             "\"]\n\n[[route]]\nproxy = { upstream = \"app\" }\n"));
     Client c(s.port());
     for (int i = 0; i < 3; ++i) {
         REQUIRE(c.send(get("/path?q=" + std::to_string(i), "X-Client: yes\r\n")));

@@ -20,7 +20,8 @@ namespace gwtest {
 
 namespace {
 int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 }  // namespace
@@ -32,7 +33,9 @@ const std::string* FakeRequest::header(std::string_view name) const {
     return nullptr;
 }
 
-FakeConn::~FakeConn() { close(); }
+FakeConn::~FakeConn() {
+    close();
+}
 
 bool FakeConn::fill(int timeout_ms) {
     if (eof_ || fd_ < 0) return false;
@@ -78,7 +81,8 @@ std::optional<FakeRequest> FakeConn::read_request(int timeout_ms) {
         pos = nl + 2;
         size_t colon = h.find(':');
         std::string v = h.substr(colon + 1);
-        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        while (!v.empty() && v.front() == ' ')
+            v.erase(0, 1);
         r.headers.emplace_back(h.substr(0, colon), v);
     }
     if (const std::string* te = r.header("transfer-encoding")) {
@@ -117,7 +121,8 @@ std::optional<FakeRequest> FakeConn::read_request(int timeout_ms) {
 
 std::string FakeConn::read_some(size_t max, int timeout_ms) {
     int64_t deadline = now_ms() + timeout_ms;
-    while (buf_.size() < max && now_ms() < deadline && fill(static_cast<int>(deadline - now_ms()))) {
+    while (buf_.size() < max && now_ms() < deadline &&
+           fill(static_cast<int>(deadline - now_ms()))) {
     }
     std::string out = buf_.substr(0, std::min(max, buf_.size()));
     buf_.erase(0, out.size());
@@ -192,7 +197,8 @@ FakeUpstream::~FakeUpstream() {
         std::lock_guard<std::mutex> lock(mu_);
         ws.swap(workers_);
     }
-    for (auto& t : ws) t.join();
+    for (auto& t : ws)
+        t.join();
     ::close(listen_fd_);
 }
 
@@ -260,8 +266,8 @@ bool wait_until(const std::function<bool()>& cond, int timeout_ms) {
 }
 
 std::string http_response(int status, std::string_view body, std::string_view extra_headers) {
-    std::string s = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n";
+    std::string s = "HTTP/1.1 " + std::to_string(status) +
+                    " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     s += extra_headers;
     s += "\r\n";
     s += body;

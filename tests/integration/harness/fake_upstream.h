@@ -27,7 +27,7 @@ struct FakeRequest {
 class FakeUpstream;
 
 class FakeConn {
-public:
+  public:
     FakeConn(int fd, const std::atomic<bool>& stopping, FakeUpstream* owner)
         : fd_(fd), stopping_(stopping), owner_(owner) {}
     ~FakeConn();
@@ -46,7 +46,7 @@ public:
     // True once the FakeUpstream is being destroyed (scripts that wait should return).
     bool stopping() const { return stopping_.load(); }
 
-private:
+  private:
     bool fill(int timeout_ms);
     int fd_;
     const std::atomic<bool>& stopping_;
@@ -56,7 +56,7 @@ private:
 };
 
 class FakeUpstream {
-public:
+  public:
     using Script = std::function<void(FakeConn&)>;
     explicit FakeUpstream(Script script);
     ~FakeUpstream();
@@ -74,7 +74,7 @@ public:
     // Waits until at least `n` requests were read (false after the timeout).
     bool wait_requests(size_t n, int timeout_ms = 5000) const;
 
-private:
+  private:
     int listen_fd_ = -1;
     uint16_t port_ = 0;
     Script script_;
@@ -89,13 +89,13 @@ private:
 // A latch the test opens to let scripts proceed (e.g. an upstream holding its responses).
 // Waiting scripts also return when their FakeUpstream stops, so a failed test cannot hang.
 class Gate {
-public:
+  public:
     void open();
     bool is_open() const;
     // True once open; false on timeout or when `c`'s upstream is stopping.
     bool wait(const FakeConn& c, int timeout_ms = 10000) const;
 
-private:
+  private:
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
     bool open_ = false;

@@ -34,7 +34,8 @@ struct IgnoreSigpipe {
 } ignore_sigpipe;
 
 int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
@@ -43,7 +44,8 @@ int64_t now_ms() {
 std::string config_with(std::string_view rest, std::string_view server_extra) {
     std::string s = "[server]\nworkers = 1\n";
     s += server_extra;
-    s += "\n[log]\naccess = \"off\"\nlevel = \"error\"\n\n[[listener]]\nname = \"web\"\naddress = \"127.0.0.1:0\"\n\n";
+    s += "\n[log]\naccess = \"off\"\nlevel = \"error\"\n\n[[listener]]\nname = \"web\"\naddress = "
+         "\"127.0.0.1:0\"\n\n";
     s += rest;
     return s;
 }
@@ -63,7 +65,9 @@ TestServer::~TestServer() {
     if (server_) server_->shutdown();
 }
 
-uint16_t TestServer::port(std::string_view listener) const { return server_->port(listener); }
+uint16_t TestServer::port(std::string_view listener) const {
+    return server_->port(listener);
+}
 
 std::string TestServer::reload(const std::string& toml) {
     gw::ConfigErrors errors("test.toml");
@@ -85,7 +89,8 @@ const std::string* Response::header(std::string_view name) const {
 
 size_t Response::count(std::string_view name) const {
     size_t n = 0;
-    for (const auto& [k, v] : headers) n += gw::iequals(k, name) ? 1 : 0;
+    for (const auto& [k, v] : headers)
+        n += gw::iequals(k, name) ? 1 : 0;
     return n;
 }
 
@@ -118,7 +123,9 @@ bool Client::send(std::string_view bytes) {
     return true;
 }
 
-void Client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void Client::shutdown_write() {
+    ::shutdown(fd_, SHUT_WR);
+}
 
 bool Client::wait_readable(int timeout_ms) {
     if (!buf_.empty() || eof_) return true;
@@ -182,7 +189,8 @@ std::optional<Response> Client::read_response(bool head_request, int timeout_ms)
         size_t colon = line.find(':');
         if (colon == std::string::npos) return std::nullopt;
         std::string value = line.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        while (!value.empty() && value.front() == ' ')
+            value.erase(0, 1);
         r.headers.emplace_back(line.substr(0, colon), value);
     }
     if (head_request || r.status < 200 || r.status == 204 || r.status == 304) return r;
@@ -202,7 +210,8 @@ std::optional<Response> Client::read_response(bool head_request, int timeout_ms)
         }
     }
     if (const std::string* cl = r.header("content-length")) {
-        if (!read_exact(std::strtoull(cl->c_str(), nullptr, 10), r.body, timeout_ms)) return std::nullopt;
+        if (!read_exact(std::strtoull(cl->c_str(), nullptr, 10), r.body, timeout_ms))
+            return std::nullopt;
         return r;
     }
     r.body = read_until_close(timeout_ms);
@@ -277,7 +286,8 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
         int devnull = ::open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
         std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
         execvp(args[0], args.data());
         _exit(127);
@@ -351,7 +361,9 @@ int Child::signal_and_wait(int sig, int wait_ms) {
     return -1;
 }
 
-std::string Child::err() const { return read_file(err_path_); }
+std::string Child::err() const {
+    return read_file(err_path_);
+}
 
 bool Child::wait_for_err(std::string_view needle, int timeout_ms) const {
     int64_t deadline = now_ms() + timeout_ms;
@@ -368,7 +380,8 @@ struct TempDirs {
     std::vector<std::string> dirs;
     ~TempDirs() {
         std::error_code ec;
-        for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+        for (const auto& d : dirs)
+            std::filesystem::remove_all(d, ec);
     }
 } g_temp_dirs;
 }  // namespace

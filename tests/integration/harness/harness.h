@@ -20,7 +20,7 @@ namespace gwtest {
 std::string config_with(std::string_view rest, std::string_view server_extra = "");
 
 class TestServer {
-public:
+  public:
     // Loads `toml` (relative paths against `base_dir`) and starts it; fails the test on error.
     explicit TestServer(const std::string& toml, const std::string& base_dir = GW_SOURCE_DIR);
     ~TestServer();
@@ -29,7 +29,7 @@ public:
     // Loads and applies a new config; returns the error report (empty on success).
     std::string reload(const std::string& toml);
 
-private:
+  private:
     std::string base_dir_;
     std::unique_ptr<gw::Server> server_;
 };
@@ -47,7 +47,7 @@ struct Response {
 };
 
 class Client {
-public:
+  public:
     explicit Client(uint16_t port);
     ~Client();
     Client(const Client&) = delete;
@@ -67,7 +67,7 @@ public:
     bool wait_readable(int timeout_ms = 5000);
     int fd() const { return fd_; }
 
-private:
+  private:
     bool fill(int timeout_ms);  // reads more into buf_; false on EOF/error/timeout
     bool read_line(std::string& line, int timeout_ms);
     bool read_exact(size_t n, std::string& out, int timeout_ms);
@@ -80,14 +80,14 @@ private:
 // A TCP port on 127.0.0.1 that is bound but never listens: connecting to it is refused. The
 // port stays reserved for the object's life (an upstream endpoint that is down).
 class DeadPort {
-public:
+  public:
     DeadPort();
     ~DeadPort();
     DeadPort(const DeadPort&) = delete;
     DeadPort& operator=(const DeadPort&) = delete;
     uint16_t port() const { return port_; }
 
-private:
+  private:
     int fd_ = -1;
     uint16_t port_ = 0;
 };
@@ -107,7 +107,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_ms =
 
 // A child process with its stderr captured into a file, stopped (SIGKILL) on destruction.
 class Child {
-public:
+  public:
     explicit Child(const std::vector<std::string>& argv);
     ~Child();
     pid_t pid() const { return pid_; }
@@ -119,7 +119,7 @@ public:
     // Waits until stderr contains `needle`.
     bool wait_for_err(std::string_view needle, int timeout_ms = 10000) const;
 
-private:
+  private:
     pid_t pid_ = -1;
     std::string err_path_;
     int status_ = -1;

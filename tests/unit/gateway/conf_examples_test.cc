@@ -15,7 +15,8 @@ TEST_CASE("every conf/*.toml example loads cleanly", "[unit][config]") {
     REQUIRE(d != nullptr);
     while (dirent* e = readdir(d)) {
         std::string name = e->d_name;
-        if (name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0) files.push_back(dir + "/" + name);
+        if (name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0)
+            files.push_back(dir + "/" + name);
     }
     closedir(d);
     REQUIRE(files.size() >= 3);

@@ -231,8 +231,9 @@ TEST_CASE("listeners: duplicates, bad addresses, missing", "[unit][config]") {
 }
 
 TEST_CASE("routes need exactly one action", "[unit][config]") {
-    config_should_fail(kListener + "[[route]]\npath = \"/\"\n", "3:1",
-                       "route 'route1' needs an action: proxy, static, respond, redirect, health or echo");
+    config_should_fail(
+        kListener + "[[route]]\npath = \"/\"\n", "3:1",
+        "route 'route1' needs an action: proxy, static, respond, redirect, health or echo");
     config_should_fail(
         kListener + "[[route]]\nname = \"both\"\nrespond = {}\nredirect = { to = \"/x\" }\n",
         "6:12", "a route has one action; it has both 'respond' and 'redirect'");

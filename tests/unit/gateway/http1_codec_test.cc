@@ -27,16 +27,19 @@ std::string transcript(Http1Codec::Mode mode, const std::vector<std::string>& ch
             REQUIRE(s.skip <= pending.size());
             pending.erase(0, s.skip);
             switch (s.kind) {
-                case Http1Codec::Kind::NeedMore: return;
+                case Http1Codec::Kind::NeedMore:
+                    return;
                 case Http1Codec::Kind::Head:
                     if (mode == Http1Codec::Mode::Request) {
                         const auto& r = codec.request();
-                        log += "head " + r.method + " " + r.target + " v" +
-                               (r.version == gw::HttpVersion::Http10 ? "1.0" : "1.1") +
-                               (r.keep_alive ? " ka" : " close") + (r.chunked ? " chunked" : "") +
-                               (r.content_length ? " cl=" + std::to_string(*r.content_length) : "") +
-                               (r.expect_continue ? " expect" : "") + "\n";
-                        for (const auto& f : r.headers) log += "  " + f.name + ": " + f.value + "\n";
+                        log +=
+                            "head " + r.method + " " + r.target + " v" +
+                            (r.version == gw::HttpVersion::Http10 ? "1.0" : "1.1") +
+                            (r.keep_alive ? " ka" : " close") + (r.chunked ? " chunked" : "") +
+                            (r.content_length ? " cl=" + std::to_string(*r.content_length) : "") +
+                            (r.expect_continue ? " expect" : "") + "\n";
+                        for (const auto& f : r.headers)
+                            log += "  " + f.name + ": " + f.value + "\n";
                     } else {
                         log += "status " + std::to_string(codec.response().status) + "\n";
                     }
@@ -49,10 +52,13 @@ std::string transcript(Http1Codec::Mode mode, const std::vector<std::string>& ch
                     break;
                 case Http1Codec::Kind::MessageEnd:
                     log += "body[" + body + "]\n";
-                    for (const auto& f : codec.trailers()) log += "  trailer " + f.name + ": " + f.value + "\n";
+                    for (const auto& f : codec.trailers())
+                        log += "  trailer " + f.name + ": " + f.value + "\n";
                     body.clear();
                     break;
-                case Http1Codec::Kind::Paused: codec.reset(); break;
+                case Http1Codec::Kind::Paused:
+                    codec.reset();
+                    break;
                 case Http1Codec::Kind::Error:
                     log += "error " + std::to_string(codec.error_status()) + "\n";
                     stop = true;
@@ -73,15 +79,16 @@ std::string transcript(Http1Codec::Mode mode, const std::vector<std::string>& ch
 }
 
 // The transcript for `input` whole, checked against every two-way split and one byte at a time.
-std::string parse_all_splits(Http1Codec::Mode mode, const std::string& input, gw::Http1Limits limits = {},
-                             bool eof = false) {
+std::string parse_all_splits(Http1Codec::Mode mode, const std::string& input,
+                             gw::Http1Limits limits = {}, bool eof = false) {
     std::string whole = transcript(mode, {input}, limits, eof);
     for (size_t i = 1; i < input.size(); ++i) {
         INFO("split at " << i);
         REQUIRE(transcript(mode, {input.substr(0, i), input.substr(i)}, limits, eof) == whole);
     }
     std::vector<std::string> bytes;
-    for (char c : input) bytes.emplace_back(1, c);
+    for (char c : input)
+        bytes.emplace_back(1, c);
     REQUIRE(transcript(mode, bytes, limits, eof) == whole);
     // Twice on one codec instance: state must not leak between messages.
     return whole;
@@ -99,16 +106,21 @@ TEST_CASE("GET with headers parses at every split point", "[unit][http1]") {
 }
 
 TEST_CASE("two pipelined requests come out in order", "[unit][http1]") {
-    auto t = req("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
-    CHECK(t == "head GET /1 v1.1 ka\n  Host: a\nbody[]\nhead POST /2 v1.1 ka cl=3\n  Host: a\n  Content-Length: 3\nbody[abc]\n");
+    auto t =
+        req("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: "
+            "3\r\n\r\nabc");
+    CHECK(t ==
+          "head GET /1 v1.1 ka\n  Host: a\nbody[]\nhead POST /2 v1.1 ka cl=3\n  Host: a\n  "
+          "Content-Length: 3\nbody[abc]\n");
 }
 
 TEST_CASE("chunked body with extensions and trailers", "[unit][http1]") {
-    auto t = req(
-        "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n");
+    auto t =
+        req("POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n");
     CHECK(t ==
-          "head POST /c v1.1 ka chunked\n  Host: a\n  Transfer-Encoding: chunked\nbody[hello world]\n  trailer X-Sum: 11\n");
+          "head POST /c v1.1 ka chunked\n  Host: a\n  Transfer-Encoding: chunked\nbody[hello "
+          "world]\n  trailer X-Sum: 11\n");
 }
 
 TEST_CASE("HTTP/1.0 keep-alive rules", "[unit][http1]") {
@@ -121,34 +133,40 @@ TEST_CASE("HTTP/1.0 keep-alive rules", "[unit][http1]") {
 
 TEST_CASE("smuggling attempts are errors", "[unit][http1][smuggling]") {
     SECTION("Content-Length with Transfer-Encoding") {
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n") ==
-              "error 400\n");
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: "
+                  "chunked\r\n\r\n") == "error 400\n");
     }
     SECTION("differing duplicate Content-Length") {
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n") == "error 400\n");
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n") ==
+              "error 400\n");
         CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 5\r\n\r\n") == "error 400\n");
     }
     SECTION("identical duplicate Content-Length is one length") {
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok").find("body[ok]") !=
-              std::string::npos);
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")
+                  .find("body[ok]") != std::string::npos);
     }
     SECTION("bad Content-Length values") {
         CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n") == "error 400\n");
         CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1a\r\n\r\n") == "error 400\n");
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n") == "error 400\n");
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n") ==
+              "error 400\n");
         CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n") == "error 400\n");
     }
     SECTION("Transfer-Encoding whose last coding is not chunked") {
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n") == "error 400\n");
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n") == "error 400\n");
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n") ==
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n") ==
               "error 400\n");
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n") ==
+              "error 400\n");
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                  "identity\r\n\r\n") == "error 400\n");
     }
     SECTION("unknown coding before chunked is 501") {
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == "error 501\n");
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") ==
+              "error 501\n");
     }
     SECTION("chunked twice") {
-        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n") == "error 400\n");
+        CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n") ==
+              "error 400\n");
     }
     SECTION("Transfer-Encoding in HTTP/1.0") {
         CHECK(req("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == "error 400\n");
@@ -158,11 +176,13 @@ TEST_CASE("smuggling attempts are errors", "[unit][http1][smuggling]") {
     }
     SECTION("whitespace before the colon") {
         CHECK(req("GET / HTTP/1.1\r\nHost : a\r\n\r\n") == "error 400\n");
-        CHECK(req("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding\t: chunked\r\n\r\n") == "error 400\n");
+        CHECK(req("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding\t: chunked\r\n\r\n") ==
+              "error 400\n");
     }
     SECTION("bare CR, NUL and control bytes") {
         CHECK(req("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n") == "error 400\n");
-        CHECK(req(std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 36)) == "error 400\n");
+        CHECK(req(std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 36)) ==
+              "error 400\n");
         CHECK(req("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n") == "error 400\n");
         CHECK(req("GET / HTTP/1.1\r\nHo\x7fst: a\r\n\r\n") == "error 400\n");
         CHECK(req("GE\rT / HTTP/1.1\r\nHost: a\r\n\r\n") == "error 400\n");
@@ -173,11 +193,15 @@ TEST_CASE("smuggling attempts are errors", "[unit][http1][smuggling]") {
     }
     SECTION("bad chunk framing") {
         const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
-        CHECK(req(head + "5\nhello\r\n0\r\n\r\n").find("error 400") != std::string::npos);         // bare LF
-        CHECK(req(head + "5\r\nhelloXX0\r\n\r\n").find("error 400") != std::string::npos);         // no CRLF after data
-        CHECK(req(head + "zz\r\n").find("error 400") != std::string::npos);                        // not hex
-        CHECK(req(head + "10000000000000000\r\n").find("error 400") != std::string::npos);         // overflow
-        CHECK(req(head + "5 junk\r\nhello\r\n0\r\n\r\n").find("error 400") != std::string::npos);  // not an extension
+        CHECK(req(head + "5\nhello\r\n0\r\n\r\n").find("error 400") !=
+              std::string::npos);  // bare LF
+        CHECK(req(head + "5\r\nhelloXX0\r\n\r\n").find("error 400") !=
+              std::string::npos);                                            // no CRLF after data
+        CHECK(req(head + "zz\r\n").find("error 400") != std::string::npos);  // not hex
+        CHECK(req(head + "10000000000000000\r\n").find("error 400") !=
+              std::string::npos);  // overflow
+        CHECK(req(head + "5 junk\r\nhello\r\n0\r\n\r\n").find("error 400") !=
+              std::string::npos);  // not an extension
     }
     SECTION("malformed request lines") {
         CHECK(req("GET  / HTTP/1.1\r\nHost: a\r\n\r\n") == "error 400\n");
@@ -194,11 +218,16 @@ TEST_CASE("limits give 414, 431 and 413", "[unit][http1][limits]") {
     l.max_header_bytes = 256;
     l.max_headers = 4;
     l.max_body_size = 10;
-    CHECK(req("GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", l) == "error 414\n");
-    CHECK(req("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'b') + "\r\n\r\n", l) == "error 431\n");
-    CHECK(req("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", l) == "error 431\n");
+    CHECK(req("GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", l) ==
+          "error 414\n");
+    CHECK(req("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'b') + "\r\n\r\n", l) ==
+          "error 431\n");
+    CHECK(req("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", l) ==
+          "error 431\n");
     CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", l) == "error 413\n");
-    CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n5\r\nghijk\r\n", l)
+    CHECK(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+              "chunked\r\n\r\n6\r\nabcdef\r\n5\r\nghijk\r\n",
+              l)
               .find("error 413") != std::string::npos);
 }
 
@@ -207,26 +236,34 @@ TEST_CASE("Expect: 100-continue", "[unit][http1]") {
               .find("expect") != std::string::npos);
     CHECK(req("PUT / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n") == "error 417\n");
     // RFC 9110 §10.1.1: ignored in HTTP/1.0.
-    CHECK(req("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").find("expect") == std::string::npos);
+    CHECK(req("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").find("expect") ==
+          std::string::npos);
 }
 
 TEST_CASE("leading empty lines are skipped, LF-only lines accepted", "[unit][http1]") {
-    CHECK(req("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n") == "head GET / v1.1 ka\n  Host: a\nbody[]\n");
+    CHECK(req("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n") ==
+          "head GET / v1.1 ka\n  Host: a\nbody[]\n");
     CHECK(req("GET / HTTP/1.1\nHost: a\n\n") == "head GET / v1.1 ka\n  Host: a\nbody[]\n");
 }
 
 TEST_CASE("responses: lengths, chunked, close-delimited, interim", "[unit][http1]") {
     using M = Http1Codec::Mode;
-    CHECK(parse_all_splits(M::Response, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi") == "status 200\nbody[hi]\n");
-    CHECK(parse_all_splits(M::Response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n") ==
+    CHECK(parse_all_splits(M::Response, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi") ==
+          "status 200\nbody[hi]\n");
+    CHECK(parse_all_splits(
+              M::Response,
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n") ==
           "status 200\nbody[hi]\n");
     CHECK(parse_all_splits(M::Response, "HTTP/1.1 200 OK\r\n\r\nto the end", {}, true) ==
           "status 200\nbody[to the end] (eof)\n");
-    CHECK(parse_all_splits(M::Response, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n") ==
+    CHECK(parse_all_splits(M::Response,
+                           "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n") ==
           "status 100\nstatus 204\nbody[]\n");
-    CHECK(parse_all_splits(M::Response, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", {}, true) ==
-          "status 200\nerror at eof\n");
-    CHECK(parse_all_splits(M::Response, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+    CHECK(parse_all_splits(M::Response, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", {},
+                           true) == "status 200\nerror at eof\n");
+    CHECK(parse_all_splits(
+              M::Response,
+              "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n") ==
           "error 502\n");
     CHECK(parse_all_splits(M::Response, "HTTP/1.1 2x0 OK\r\n\r\n") == "error 502\n");
 }

@@ -233,7 +233,8 @@ TEST_CASE("a missing directory is an error at the config location", "[unit][erro
     CHECK(pages == builtin);
 }
 
-TEST_CASE("templates reach versioned static URLs through the static_url lambda", "[unit][error_pages]") {
+TEST_CASE("templates reach versioned static URLs through the static_url lambda",
+          "[unit][error_pages]") {
     TempDir dir;
     dir.write("404.html", "<link href=\"{{#static_url}} /s/site.css {{/static_url}}\">");
     gw::ConfigErrors errors("t.toml");

@@ -20,7 +20,8 @@ TEST_CASE("MIME types by extension, case-insensitive, with a default", "[unit][s
     CHECK(gw::static_mime_type(cfg, "a.css") == "text/css; charset=utf-8");
 }
 
-TEST_CASE("Accept-Encoding picks precompressed siblings by q-value, then br > zstd > gzip", "[unit][static]") {
+TEST_CASE("Accept-Encoding picks precompressed siblings by q-value, then br > zstd > gzip",
+          "[unit][static]") {
     auto pref = [](const char* ae) {
         gw::Headers h;
         if (ae) h.add("Accept-Encoding", ae);
