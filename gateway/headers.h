@@ -40,6 +40,12 @@ class Headers {
 
     // Appends a field (a repeat of an existing name stays a separate field).
     void add(std::string name, std::string value);
+    // The same, building the strings in place (the parser's path).
+    void add_view(std::string_view name, std::string_view value) {
+        HeaderField& f = fields_.emplace_back();
+        f.name.assign(name);
+        f.value.assign(value);
+    }
     // Replaces every field called `name` with one field.
     void set(std::string_view name, std::string value);
     // Removes every field called `name`; returns how many were removed.
