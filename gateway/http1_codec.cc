@@ -314,7 +314,8 @@ bool Http1Codec::parse_fields(std::string_view block, Headers& out) {
         }
         // The name: token characters up to the colon, in one pass.
         size_t colon = 0;
-        while (colon < line.size() && kChars.tchar[static_cast<unsigned char>(line[colon])]) ++colon;
+        while (colon < line.size() && kChars.tchar[static_cast<unsigned char>(line[colon])])
+            ++colon;
         if (colon == line.size()) return fail(bad, "header field without a colon");
         if (line[colon] != ':') {
             if (line[colon] == ' ' || line[colon] == '\t') {
@@ -326,8 +327,9 @@ bool Http1Codec::parse_fields(std::string_view block, Headers& out) {
         std::string_view name = line.substr(0, colon);
         std::string_view value = trim_ows(line.substr(colon + 1));
         if (!valid_value(value)) {
-            return fail(bad, value.find('\r') != std::string_view::npos ? "bare CR in a header field"
-                                                                        : "invalid character in a header field");
+            return fail(bad, value.find('\r') != std::string_view::npos
+                                 ? "bare CR in a header field"
+                                 : "invalid character in a header field");
         }
         out.add_view(name, value);
     }
