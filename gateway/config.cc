@@ -72,6 +72,10 @@ void parse_server(Config& cfg, ConfigTable& t) {
             s.server_header = *v;
         }
     }
+    if (auto v = t.get_string_list("filters")) {
+        s.filters = *v;
+        s.filters_loc = t.loc("filters");
+    }
     if (auto v = t.get_string("error_pages")) {
         s.error_pages = resolve_path(cfg.base_dir, *v);
         s.error_pages_loc = t.loc("error_pages");
@@ -255,6 +259,20 @@ std::shared_ptr<Config> load_config_text(std::string_view text, const std::strin
     }
     if (auto t = root.get_table("upstream")) parse_upstreams(*cfg, *t);
     if (auto t = root.get_table("filter")) parse_filters(*cfg, *t);
+    for (const auto& name : cfg->server.filters) {
+        auto it = cfg->filters.find(name);
+        if (it == cfg->filters.end()) {
+            std::set<std::string, std::less<>> known;
+            for (const auto& [n, _] : cfg->filters)
+                known.insert(n);
+            std::string msg = "unknown filter '" + name + "' in server.filters";
+            std::string s = suggest(name, known);
+            if (!s.empty()) msg += "; did you mean '" + s + "'?";
+            errors.error(cfg->server.filters_loc, msg);
+        } else if (it->second.factory) {
+            cfg->server_filters.push_back(it->second.factory);
+        }
+    }
 
     cfg->error_pages = ErrorPages::builtin();
     if (!cfg->server.error_pages.empty()) {

@@ -51,7 +51,9 @@ struct ServerConfig {
     TimeoutsConfig timeouts;
     PathOptions paths;
     std::string server_header = "squall";  // empty: no Server header
-    std::string error_pages;               // directory of templates overriding the built-in ones
+    std::vector<std::string> filters;      // server filters: run on every request, before routing
+    SourceLoc filters_loc;
+    std::string error_pages;  // directory of templates overriding the built-in ones
     SourceLoc error_pages_loc;
 };
 
@@ -88,6 +90,7 @@ class Config {
     std::vector<ListenerConfig> listeners;
     std::map<std::string, std::shared_ptr<const Upstream>, std::less<>> upstreams;
     std::map<std::string, FilterEntry, std::less<>> filters;
+    std::vector<std::shared_ptr<const FilterFactory>> server_filters;  // from server.filters
     Router router;
     std::shared_ptr<const ErrorPages> error_pages;
     // Every static route's settings, for versioned URLs in templates ({{#static_url}}).

@@ -143,23 +143,38 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
         return;
     }
 
+    // Server filters run first, for every request (a 404 included); routing comes after
+    // them, so they may change what routing sees.
+    const auto& server_filters = config_->server_filters;
+    filters_.reserve(server_filters.size() + 4);
+    for (const auto& factory : server_filters)
+        filters_.push_back(factory->create(*this));
+    run_request_headers();
+}
+
+bool Stream::route_request() {
+    routed_ = true;
     route_ = config_->router.match(request_, info_.listener, &captures_);
     if (!route_) {
         send_local_reply(404, "no route matches this request");
-        return;
+        return false;
     }
     info_.route_name = route_->name;
-    filters_.reserve(route_->filters.size());
     for (const auto& factory : route_->filters)
         filters_.push_back(factory->create(*this));
     terminal_ = route_->terminal->create(*this);
-    run_request_headers();
+    return true;
 }
 
 void Stream::run_request_headers() {
     // Every filter and the terminal learn the same thing with the head: whether a body
     // follows. A body (or its end) that arrives later flows through the body hooks.
-    while (req_next_ < filters_.size()) {
+    while (true) {
+        if (req_next_ == filters_.size()) {
+            if (routed_) break;
+            if (!route_request()) return;
+            continue;
+        }
         Filter& f = *filters_[req_next_++];
         FilterStatus st = f.on_request_headers(request_, head_end_);
         entered_ = req_next_;

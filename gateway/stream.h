@@ -98,6 +98,8 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
 
   private:
     void run_request_headers();
+    // Matches the route and appends its filters and terminal; false after a 404.
+    bool route_request();
     void run_request_body(evbuffer* data, bool end_stream, size_t from);
     void flush_pending_request();
     void run_response_headers();
@@ -122,6 +124,7 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     // Request phase.
     size_t req_next_ = 0;            // next filter for on_request_headers
     size_t entered_ = 0;             // filters whose on_request_headers returned
+    bool routed_ = false;            // server filters done, route matched (or 404 sent)
     bool req_headers_done_ = false;  // the terminal has the head
     bool req_phase_over_ = false;    // a local reply ended the request phase
     bool req_stopped_ = false;

@@ -365,3 +365,45 @@ TEST_CASE("request ids appear in the JSON error body and the access log",
     CHECK(line.find("\"status\":404") != std::string::npos);
     CHECK(line.find("\"uri\":\"/no/such/route\"") != std::string::npos);
 }
+
+TEST_CASE("server filters run on every request, a 404 included", "[integration][filters]") {
+    TestServer s(config_with(R"(
+[filter.ids]
+type = "request_id"
+
+[filter.tag]
+type = "headers"
+response = { set = { "X-Route-Filter" = "yes" } }
+
+[[route]]
+path = "/known"
+filters = ["tag"]
+respond = { body = "ok" }
+)",
+                             "filters = [\"ids\"]"));
+    // No route: the server filter still gives the 404 its id, in the header and the page.
+    auto nf = request(s.port(), get("/nowhere", "Accept: application/json\r\n"));
+    CHECK(nf.status == 404);
+    REQUIRE(nf.header("x-request-id"));
+    CHECK(nf.body.find("\"request_id\":\"" + *nf.header("x-request-id") + "\"") !=
+          std::string::npos);
+    // A routed request gets both, a trusted incoming id kept.
+    auto ok = request(s.port(), get("/known", "X-Request-Id: from-client-42\r\n"));
+    CHECK(ok.status == 200);
+    REQUIRE(ok.header("x-request-id"));
+    CHECK(*ok.header("x-request-id") == "from-client-42");
+    REQUIRE(ok.header("x-route-filter"));
+}
+
+TEST_CASE("an unknown server filter is a config error", "[integration][filters]") {
+    gw::ConfigErrors errors("t.toml");
+    auto cfg = gw::load_config_text(
+        "[server]\nfilters = [\"idz\"]\n[filter.ids]\ntype = \"request_id\"\n[[listener]]\naddress "
+        "= \":0\"\n"
+        "[[route]]\nhealth = true\n",
+        "t.toml", "/", errors);
+    CHECK(cfg == nullptr);
+    CHECK(errors.format().find(
+              "t.toml:2:11: error: unknown filter 'idz' in server.filters; did you mean 'ids'?") !=
+          std::string::npos);
+}
