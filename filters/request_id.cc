@@ -1,6 +1,9 @@
 // request_id filter.
 #include "filters/request_id.h"
 
+#include <string_view>
+
+#include "gateway/headers.h"
 #include "gateway/local_handlers.h"
 
 namespace gw {
@@ -16,6 +19,32 @@ class RequestIdFactory final : public FilterFactory {
   private:
     RequestIdConfig cfg_;
 };
+
+// Fields a request id must not be written into: it replaces the value on the request and the
+// response, so naming one of these would rewrite the message's framing (RFC 9112 §6), a
+// hop-by-hop field (RFC 9110 §7.6.1), or a field Squall or the client sets with a meaning.
+constexpr std::string_view kProtectedFields[] = {
+    // framing and content (RFC 9110 §8, RFC 9112 §6)
+    "content-length", "transfer-encoding", "content-encoding", "content-range", "content-type",
+    "trailer",
+    // hop-by-hop and connection management (RFC 9110 §7.6.1, §7.8)
+    "connection", "keep-alive", "proxy-connection", "te", "upgrade",
+    // routing and identity, set by the client or by Squall
+    "host", "date", "server", "via", "forwarded", "x-forwarded-for", "x-forwarded-proto",
+    "x-forwarded-host", "location", "expect", "range",
+    // credentials and state
+    "authorization", "proxy-authorization", "proxy-authenticate", "www-authenticate", "cookie",
+    "set-cookie",
+    // caching (RFC 9111)
+    "cache-control", "age", "etag", "last-modified", "vary", "expires", "pragma"};
+
+bool is_protected_field(std::string_view name) {
+    if (iequals(name.substr(0, 3), "if-")) return true;  // conditionals (RFC 9110 §13)
+    for (std::string_view f : kProtectedFields) {
+        if (iequals(name, f)) return true;
+    }
+    return false;
+}
 
 }  // namespace
 
@@ -49,6 +78,10 @@ std::shared_ptr<const FilterFactory> parse_request_id_filter(ConfigTable& t, con
     if (auto h = t.get_string("header")) {
         if (!valid_header_name(*h)) {
             t.error("header", "invalid header name \"" + *h + "\"");
+        } else if (is_protected_field(*h)) {
+            t.error("header", "\"" + *h +
+                                  "\" carries the message's framing or meaning; the request id "
+                                  "needs a header of its own, such as \"X-Request-Id\"");
         } else {
             cfg.header = *h;
         }

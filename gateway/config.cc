@@ -3,12 +3,15 @@
 #include "gateway/config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "filters/registry.h"
 #include "gateway/local_handlers.h"
@@ -59,6 +62,13 @@ bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_
     return host == "localhost" && make_sockaddr("127.0.0.1", port, out, len);
 }
 
+std::optional<ErrorFormat> parse_error_format(std::string_view v) {
+    if (v == "auto") return ErrorFormat::Auto;
+    if (v == "html") return ErrorFormat::Html;
+    if (v == "json") return ErrorFormat::Json;
+    return std::nullopt;
+}
+
 namespace {
 
 void parse_server(Config& cfg, ConfigTable& t) {
@@ -80,6 +90,15 @@ void parse_server(Config& cfg, ConfigTable& t) {
         s.error_pages = resolve_path(cfg.base_dir, *v);
         s.error_pages_loc = t.loc("error_pages");
     }
+    if (auto v = t.get_string("error_format")) {
+        if (auto f = parse_error_format(*v)) {
+            s.error_format = *f;
+        } else {
+            t.error("error_format", "'error_format' must be \"auto\", \"html\" or \"json\"");
+        }
+    }
+    if (auto v = t.get_bool("underscores_in_headers")) s.underscores_in_headers = *v;
+    if (auto v = t.get_bool("allow_trace")) s.allow_trace = *v;
     if (auto l = t.get_table("limits")) {
         LimitsConfig& lim = s.limits;
         if (auto v = l->get_size("max_request_line")) lim.max_request_line = *v;
@@ -104,6 +123,7 @@ void parse_server(Config& cfg, ConfigTable& t) {
         if (auto v = to->get_positive_duration("body")) tc.body = *v;
         if (auto v = to->get_positive_duration("keepalive")) tc.keepalive = *v;
         if (auto v = to->get_positive_duration("send")) tc.send = *v;
+        if (auto v = to->get_duration("body_total")) tc.body_total = *v;
         to->finish();
     }
     if (auto p = t.get_table("paths")) {
@@ -123,6 +143,33 @@ void parse_server(Config& cfg, ConfigTable& t) {
         p->finish();
     }
     t.finish();
+}
+
+// Why `path` cannot be opened for appending, or "". Checked at load time so that `squall
+// check` (and a reload) report what would otherwise stop `squall run`, without creating the
+// file as a side effect: an existing file is opened for appending and closed, a missing one
+// needs a writable directory.
+std::string log_file_problem(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return "it is a directory";
+        // O_NONBLOCK: a FIFO without a reader must not hang the check (ENXIO is fine then).
+        int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) return errno == ENXIO ? "" : std::strerror(errno);
+        ::close(fd);
+        return "";
+    }
+    if (errno != ENOENT) return std::strerror(errno);
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+    if (::stat(dir.c_str(), &st) != 0) {
+        return "its directory \"" + dir + "\" does not exist";
+    }
+    if (!S_ISDIR(st.st_mode)) return "\"" + dir + "\" is not a directory";
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        return "cannot create a file in \"" + dir + "\": " + std::strerror(errno);
+    }
+    return "";
 }
 
 void parse_log(Config& cfg, ConfigTable& t) {
@@ -148,6 +195,8 @@ void parse_log(Config& cfg, ConfigTable& t) {
                 out = *v;
             } else {
                 out = resolve_path(cfg.base_dir, *v);
+                std::string why = log_file_problem(out);
+                if (!why.empty()) t.error(key, "cannot log to \"" + out + "\": " + why);
             }
         }
     };
@@ -239,10 +288,28 @@ void parse_upstreams(Config& cfg, ConfigTable& t) {
     }
 }
 
+// A config file larger than this is refused before parsing: real configs are kilobytes, and
+// a runaway generated one should fail with a message, not by exhausting memory or time (on
+// every SIGHUP too).
+constexpr uint64_t kMaxConfigBytes = 16 * 1024 * 1024;
+
+std::string too_big(uint64_t bytes) {
+    char mib[32];
+    // Rounded up to a tenth, so a file just over the limit never reads as "16.0 MiB".
+    std::snprintf(mib, sizeof(mib), "%.1f",
+                  std::ceil(static_cast<double>(bytes) * 10 / (1024 * 1024)) / 10);
+    return "the config is " + std::to_string(bytes) + " bytes (" + mib +
+           " MiB); the limit is 16 MiB";
+}
+
 }  // namespace
 
 std::shared_ptr<Config> load_config_text(std::string_view text, const std::string& name,
                                          const std::string& base_dir, ConfigErrors& errors) {
+    if (text.size() > kMaxConfigBytes) {
+        errors.error(SourceLoc{}, too_big(text.size()));
+        return nullptr;
+    }
     auto doc = ConfigDocument::parse(text, name, errors);
     if (!doc) return nullptr;
     auto cfg = std::make_shared<Config>();
@@ -290,17 +357,42 @@ std::shared_ptr<Config> load_config_text(std::string_view text, const std::strin
 }
 
 std::shared_ptr<Config> load_config_file(const std::string& path, ConfigErrors& errors) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         errors.error(SourceLoc{}, std::string("cannot read config file: ") + std::strerror(errno));
         return nullptr;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        errors.error(SourceLoc{}, "is a directory, not a config file");
+        return nullptr;
+    }
+    if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) {
+        ::close(fd);
+        errors.error(SourceLoc{}, too_big(static_cast<uint64_t>(st.st_size)));
+        return nullptr;
+    }
+    // Read at most one byte past the limit: a pipe or device has no size to check up front.
+    std::string text;
+    char buf[64 * 1024];
+    while (text.size() <= kMaxConfigBytes) {
+        ssize_t n = ::read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            ::close(fd);
+            errors.error(SourceLoc{}, std::string("cannot read config file: ") + std::strerror(e));
+            return nullptr;
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
     std::string base_dir;
     size_t slash = path.rfind('/');
     base_dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-    return load_config_text(ss.str(), path, base_dir, errors);
+    return load_config_text(text, path, base_dir, errors);
 }
 
 }  // namespace gw

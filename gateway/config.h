@@ -42,6 +42,9 @@ struct TimeoutsConfig {
     Duration body{std::chrono::seconds(30)};       // between two reads of a request body
     Duration keepalive{std::chrono::seconds(75)};  // idle between requests
     Duration send{std::chrono::seconds(30)};       // a client that reads nothing for this long
+    // The whole request body, from the head; time Squall itself stopped reading (back-pressure
+    // from the upstream) does not count. 0 = no limit.
+    Duration body_total{std::chrono::minutes(5)};
 };
 
 struct ServerConfig {
@@ -55,6 +58,11 @@ struct ServerConfig {
     SourceLoc filters_loc;
     std::string error_pages;  // directory of templates overriding the built-in ones
     SourceLoc error_pages_loc;
+    ErrorFormat error_format = ErrorFormat::Auto;
+    // Request header names with '_' are dropped unless this is set (CGI-style backends fold
+    // '_' into '-', so "X_Forwarded_For" would pass for "X-Forwarded-For").
+    bool underscores_in_headers = false;
+    bool allow_trace = false;  // TRACE is refused with 405 unless set
 };
 
 struct LogConfig {
@@ -113,6 +121,9 @@ bool make_sockaddr(std::string_view ip, uint16_t port, sockaddr_storage& out, so
 
 // Parses "host:port", "[v6]:port" or ":port" (all interfaces) into a socket address.
 bool parse_socket_address(std::string_view text, sockaddr_storage& out, socklen_t& len);
+
+// "auto", "html" or "json".
+std::optional<ErrorFormat> parse_error_format(std::string_view v);
 
 // Resolves `path` against `base_dir` unless it is absolute.
 std::string resolve_path(const std::string& base_dir, const std::string& path);

@@ -8,6 +8,8 @@
 namespace gw {
 namespace {
 
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
 SourceLoc to_loc(const toml::source_region& r) {
     return SourceLoc{static_cast<uint32_t>(r.begin.line), static_cast<uint32_t>(r.begin.column)};
 }
@@ -57,13 +59,16 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 // TOML allows non-ASCII characters only inside strings and comments. Finding any elsewhere
 // before toml++ does keeps its whitespace tables (which have unreachable branches for some
 // code points) away from them, and gives a plain message.
+// A UTF-8 byte order mark at the very start (as some Windows editors write) is skipped here
+// and by toml++; anywhere else it is named, since it is invisible in an editor.
 bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
     enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral } in = In::Code;
     uint32_t line = 1, col = 1;
     // The last significant character outside strings: a quote opens a string only where a
     // key or value may start, not in the middle of a bare token (`0:"` is not a string).
     char prev = '\n';
-    for (size_t i = 0; i < text.size(); ++i) {
+    const size_t start = text.substr(0, kUtf8Bom.size()) == kUtf8Bom ? kUtf8Bom.size() : 0;
+    for (size_t i = start; i < text.size(); ++i) {
         char c = text[i];
         auto starts = [&](std::string_view s) { return text.substr(i, s.size()) == s; };
         const bool string_may_start =
@@ -88,7 +93,10 @@ bool check_non_ascii(std::string_view text, ConfigErrors& errors) {
                     in = In::Literal;
                 } else if (static_cast<unsigned char>(c) >= 0x80) {
                     errors.error(SourceLoc{line, col},
-                                 "non-ASCII character outside a string or comment");
+                                 starts(kUtf8Bom)
+                                     ? "a UTF-8 byte order mark (U+FEFF) outside a string or "
+                                       "comment; only the start of the file may have one"
+                                     : "non-ASCII character outside a string or comment");
                     return false;
                 } else if (c != ' ' && c != '\t' && c != '\r') {
                     prev = c;
@@ -180,15 +188,38 @@ void ConfigErrors::error_in(std::string file, SourceLoc loc, std::string message
     ++errors_;
 }
 
+std::string escape_control(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7f) {
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\u00";
+            out += kHex[u >> 4];
+            out += kHex[u & 15];
+        }
+    }
+    return out;
+}
+
 std::string ConfigErrors::format() const {
     std::string out;
     for (const auto& d : diags_) {
-        out += d.file;
+        out += escape_control(d.file);
         if (d.loc.line > 0) {
             out += ':' + std::to_string(d.loc.line) + ':' + std::to_string(d.loc.column);
         }
         out += d.warning ? ": warning: " : ": error: ";
-        out += d.message;
+        out += escape_control(d.message);
         out += '\n';
     }
     return out;

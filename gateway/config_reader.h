@@ -38,9 +38,13 @@ class ConfigErrors {
     void error_in(std::string file, SourceLoc loc, std::string message);
 
     bool has_errors() const { return errors_ > 0; }
+    size_t error_count() const { return errors_; }
+    size_t warning_count() const { return diags_.size() - errors_; }
     const std::vector<ConfigDiagnostic>& diagnostics() const { return diags_; }
     const std::string& file() const { return file_; }
-    // "file:line:col: error: message" lines, one per diagnostic.
+    // "file:line:col: error: message" lines, one per diagnostic. Control bytes in file names
+    // and messages (a "\u0000" written in a TOML string) are escaped, so a report is always
+    // whole lines of text that no terminal or C string function cuts short.
     std::string format() const;
 
   private:
@@ -50,6 +54,9 @@ class ConfigErrors {
     std::vector<ConfigDiagnostic> diags_;
     size_t errors_ = 0;
 };
+
+// `text` with every control byte (and DEL) written as an escape: "\n", "\t", "\u0000".
+std::string escape_control(std::string_view text);
 
 // The closest candidate within an edit distance that makes sense for its length, or "".
 std::string suggest(std::string_view word, const std::set<std::string, std::less<>>& candidates);

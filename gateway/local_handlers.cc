@@ -1,6 +1,8 @@
 // Local terminals: respond, redirect, health.
 #include "gateway/local_handlers.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -76,6 +78,25 @@ class RespondFactory final : public TerminalFactory {
 
 // ---- redirect ----
 
+// A target that expands to a path ("/users/${user}", "${path}") must stay a path on this
+// origin whatever the captures hold. Browsers read "//evil.com" and "/\\evil.com" as a host
+// (WHATWG URL: '\\' is '/' in http(s) URLs), so leading slashes and backslashes collapse to
+// one '/', and every remaining '\\' is percent-encoded.
+void make_same_origin(std::string& location) {
+    size_t lead = location.find_first_not_of("/\\");
+    if (lead == std::string::npos) lead = location.size();
+    std::string out = "/";
+    out.reserve(location.size() + 8);
+    for (size_t i = lead; i < location.size(); ++i) {
+        if (location[i] == '\\') {
+            out += "%5C";
+        } else {
+            out += location[i];
+        }
+    }
+    location = std::move(out);
+}
+
 struct RedirectConfig {
     TargetTemplate to;
     int status = 302;
@@ -89,6 +110,10 @@ class RedirectTerminal final : public Terminal {
 
     void on_request_headers(RequestHead& req, bool) override {
         std::string location = cfg_.to.expand(req, stream_.captures());
+        if (cfg_.to.same_origin() && !location.empty() &&
+            (location.front() == '/' || location.front() == '\\')) {
+            make_same_origin(location);
+        }
         if (cfg_.keep_query && !req.query.empty()) {
             location += location.find('?') == std::string::npos ? '?' : '&';
             location += req.query;
@@ -213,7 +238,19 @@ bool read_file(const std::string& path, std::string& out) {
 
 std::shared_ptr<const TerminalFactory> parse_respond(ConfigTable& t, const std::string& base_dir) {
     RespondConfig cfg;
-    if (auto s = t.get_int("status", 100, 599)) cfg.status = static_cast<int>(*s);
+    if (auto s = t.get_int("status", 0, 999)) {
+        // RFC 9110 §15.2: a 1xx is an interim response; sent as the reply, the client waits
+        // for a final one and reads the next response as this request's (a pipelined
+        // connection desynchronises).
+        if (*s < 200 || *s > 599) {
+            t.error("status", "a respond status must be 200-599" +
+                                  std::string(*s >= 100 && *s < 200
+                                                  ? " (1xx responses are interim, not a reply)"
+                                                  : ""));
+        } else {
+            cfg.status = static_cast<int>(*s);
+        }
+    }
     if (auto h = t.get_string_map("headers")) {
         for (auto& [name, value] : *h) {
             if (!valid_header_name(name)) {
@@ -234,7 +271,13 @@ std::shared_ptr<const TerminalFactory> parse_respond(ConfigTable& t, const std::
     if (body_file) {
         constexpr uint64_t kMaxBodyFile = 16 * 1024 * 1024;
         std::string path = resolve_path(base_dir, *body_file);
-        if (!read_file(path, cfg.body)) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+            // A directory opens and reads as empty: the route would answer an empty 200.
+            t.error("body_file", "\"" + path + "\" is " +
+                                     (S_ISDIR(st.st_mode) ? "a directory" : "not a regular file") +
+                                     ", not a file");
+        } else if (!read_file(path, cfg.body)) {
             t.error("body_file", "cannot read \"" + path + "\": " + std::strerror(errno));
         } else if (cfg.body.size() > kMaxBodyFile) {
             t.error("body_file",
@@ -332,6 +375,9 @@ std::string TargetTemplate::compile(std::string_view text, const RouteMatch& mat
         parts_.push_back(std::move(p));
     }
     if (!literal.empty()) parts_.push_back(Part{Part::Kind::Literal, std::move(literal)});
+    // Only a template that itself starts with "//" names a host on purpose (a network-path
+    // reference, RFC 3986 §4.2). Any other expansion that starts with a slash is a path.
+    same_origin_ = !(text.size() >= 2 && text[0] == '/' && (text[1] == '/' || text[1] == '\\'));
     return "";
 }
 

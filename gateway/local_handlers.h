@@ -28,6 +28,10 @@ class TargetTemplate {
     // path, query, scheme, method). Returns an error message or "".
     std::string compile(std::string_view text, const RouteMatch& match);
     std::string expand(const RequestHead& req, const RouteCaptures& caps) const;
+    // False only for a template written as "//host/...". Otherwise an expansion that starts
+    // with '/' or '\\' is a path and must stay one on this origin, whatever the captures hold
+    // (see RedirectTerminal).
+    bool same_origin() const { return same_origin_; }
 
   private:
     struct Part {
@@ -36,6 +40,7 @@ class TargetTemplate {
         size_t index = 0;
     };
     std::vector<Part> parts_;
+    bool same_origin_ = false;
 };
 
 // Validates a header name (token) and value (no CR, LF or NUL: no header injection).

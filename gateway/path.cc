@@ -18,6 +18,20 @@ bool is_unreserved(unsigned char c) {
            c == '.' || c == '_' || c == '~';
 }
 
+// RFC 3986 §3.2.3: port = *DIGIT (empty is allowed: "example.com:"), and a TCP port is a
+// 16-bit number (RFC 9293 §3.1), so "a:99999" names no port. More than five digits is refused
+// too, leading zeros or not.
+bool valid_port(std::string_view port) {
+    if (port.size() > 5) return false;
+    uint32_t v = 0;
+    for (char c : port) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + static_cast<uint32_t>(c - '0');
+        if (v > 65535) return false;
+    }
+    return true;
+}
+
 Error bad(std::string msg) {
     return Error{ErrorCode::BadRequest, ErrorSource::Downstream, false, std::move(msg)};
 }
@@ -198,21 +212,12 @@ Result<std::string> normalize_host(std::string_view authority) {
             if (hex(c) < 0 && c != ':' && c != '.') return bad("invalid IPv6 literal in Host");
         }
         std::string out = to_lower(host);
-        if (!rest.empty()) {
-            if (rest.size() - 1 > 5) return bad("invalid port in Host");
-            for (char c : rest.substr(1)) {
-                if (c < '0' || c > '9') return bad("invalid port in Host");
-            }
-        }
+        if (!rest.empty() && !valid_port(rest.substr(1))) return bad("invalid port in Host");
         return out;
     }
     size_t colon = host.rfind(':');
     if (colon != std::string_view::npos) {
-        std::string_view port = host.substr(colon + 1);
-        if (port.size() > 5) return bad("invalid port in Host");
-        for (char c : port) {
-            if (c < '0' || c > '9') return bad("invalid port in Host");
-        }
+        if (!valid_port(host.substr(colon + 1))) return bad("invalid port in Host");
         host = host.substr(0, colon);
     }
     if (!host.empty() && host.back() == '.') host.remove_suffix(1);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,9 @@ namespace gw {
 class FilterFactory;
 class TerminalFactory;
 class ErrorPages;
+
+// How error pages are rendered: by the client's Accept (auto), or always HTML or JSON.
+enum class ErrorFormat { Auto, Html, Json };
 
 struct HostPattern {
     std::string name;       // lowercase; for a wildcard, the suffix including the dot
@@ -63,6 +67,7 @@ struct Route {
     std::vector<std::shared_ptr<const FilterFactory>> filters;
     std::shared_ptr<const TerminalFactory> terminal;
     std::shared_ptr<const ErrorPages> error_pages;  // this route's pages, inheriting the server's
+    std::optional<ErrorFormat> error_format;  // overrides server.error_format
 };
 
 // Splits a raw query string and percent-decodes names and values ('+' is a space).

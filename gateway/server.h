@@ -1,11 +1,16 @@
 // Server: the main thread's side of the process. Binds one SO_REUSEPORT socket per listener per
-// worker, starts the workers, applies reloads (a new config snapshot; listeners added or
-// closed), and drains on shutdown.
+// worker (after checking no other process listens there, or taking the address over from it),
+// starts the workers, applies reloads (a new config snapshot; listeners added or closed), and
+// drains on shutdown.
 #pragma once
+
+#include <sys/types.h>
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gateway/config.h"
@@ -14,16 +19,25 @@
 
 namespace gw {
 
+struct StartOptions {
+    // Hand-over for zero-downtime upgrades: bind addresses another process (of this user)
+    // listens on, joining its SO_REUSEPORT group, then send that process SIGTERM so it drains.
+    bool takeover = false;
+};
+
 class Server {
   public:
     explicit Server(std::shared_ptr<Config> config);
     ~Server();
 
-    // Opens the logs, binds every listener and starts the workers.
-    Result<void> start();
+    // Opens the logs, binds every listener and starts the workers. An address some other
+    // socket listens on is refused ("address already in use"), since SO_REUSEPORT would
+    // otherwise silently share its traffic with that process; with `takeover` the listening
+    // processes are sent SIGTERM once this one serves.
+    Result<void> start(StartOptions options = {});
     // Applies an already validated config. Sockets of listeners whose address is unchanged are
-    // kept (connections stay open); new addresses are bound, removed ones closed. On error
-    // nothing changes.
+    // kept (connections stay open); new addresses are bound (refused if another process
+    // listens there), removed ones closed. On error nothing changes.
     Result<void> reload(std::shared_ptr<Config> config);
     // Stops accepting and lets requests in flight finish (up to server.drain_timeout).
     void begin_shutdown();
@@ -40,7 +54,11 @@ class Server {
 
   private:
     Result<void> prepare(Config& config);
-    Result<std::vector<int>> open_sockets(const ListenerConfig& l, uint16_t& port);
+    // One socket per worker, bound to l.addr; `port` receives the bound port. With `probe`,
+    // first checks that no other socket listens on the address (not for port 0).
+    Result<std::vector<int>> open_sockets(const ListenerConfig& l, uint16_t& port, bool probe);
+    // Sends SIGTERM to the processes that listened on our addresses before start().
+    void hand_over(const std::vector<std::pair<std::string, std::set<pid_t>>>& previous);
 
     std::shared_ptr<const Config> config_;
     std::vector<std::unique_ptr<Worker>> workers_;

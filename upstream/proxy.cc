@@ -717,6 +717,14 @@ std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config&
     if (auto v = t.get_bool("x_forwarded")) p.x_forwarded = *v;
     if (auto v = t.get_bool("forwarded")) p.forwarded = *v;
     if (auto v = t.get_bool("via")) p.via = *v;
+    if (auto v = t.get_bool("pass_server_header")) p.pass_server_header = *v;
+    if (auto v = t.get_size("buffer_request_body")) {
+        if (*v > 64 * 1024 * 1024) {
+            t.error("buffer_request_body", "'buffer_request_body' must be at most 64MiB");
+        } else {
+            p.buffer_request_body = *v;
+        }
+    }
     t.finish();
     if (!p.upstream) return nullptr;
     return std::make_shared<ProxyFactory>(std::move(p));

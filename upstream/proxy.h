@@ -28,6 +28,10 @@ struct ProxyConfig {
     bool x_forwarded = true;                // X-Forwarded-For, -Proto, -Host
     bool forwarded = false;                 // RFC 7239 Forwarded
     bool via = true;                        // RFC 9110 §7.6.3 Via, both ways
+    bool pass_server_header = false;        // false: the upstream's Server is not passed on
+    // Bodies up to this size are read whole before an upstream connection is taken, so a slow
+    // client never holds one while it trickles a small body. 0 = stream at once.
+    uint64_t buffer_request_body = 0;
 };
 
 std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config& cfg,

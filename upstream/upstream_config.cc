@@ -37,6 +37,28 @@ bool split_host_port(std::string_view text, std::string& host, uint16_t& port, b
     return true;
 }
 
+std::optional<std::pair<int, int>> parse_status_range(std::string_view s) {
+    auto num = [](std::string_view d, int& out) {
+        if (d.size() != 3) return false;
+        out = 0;
+        for (char c : d) {
+            if (c < '0' || c > '9') return false;
+            out = out * 10 + (c - '0');
+        }
+        return out >= 100 && out <= 599;
+    };
+    if (s.size() == 3 && s[1] == 'x' && s[2] == 'x' && s[0] >= '1' && s[0] <= '5') {
+        int lo = (s[0] - '0') * 100;
+        return std::make_pair(lo, lo + 99);
+    }
+    int lo = 0, hi = 0;
+    if (s.size() == 3 && num(s, lo)) return std::make_pair(lo, lo);
+    if (s.size() == 7 && s[3] == '-' && num(s.substr(0, 3), lo) && num(s.substr(4), hi) &&
+        lo <= hi)
+        return std::make_pair(lo, hi);
+    return std::nullopt;
+}
+
 namespace {
 
 void parse_endpoints(UpstreamConfig& u, ConfigTable& t) {
@@ -132,37 +154,13 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
         if (auto v = h->get_int("unhealthy_after", 1, 1000))
             u.health.unhealthy_after = static_cast<int>(*v);
         if (auto v = h->get_string("expect")) {
-            // "200", "200-399" or "2xx".
-            const std::string& s = *v;
-            bool ok = false;
-            if (s.size() == 3 && s[1] == 'x' && s[2] == 'x' && s[0] >= '1' && s[0] <= '5') {
-                u.health.expect_min = (s[0] - '0') * 100;
-                u.health.expect_max = u.health.expect_min + 99;
-                ok = true;
-            } else if (s.size() == 3 || (s.size() == 7 && s[3] == '-')) {
-                auto num = [](std::string_view d, int& out) {
-                    if (d.size() != 3) return false;
-                    out = 0;
-                    for (char c : d) {
-                        if (c < '0' || c > '9') return false;
-                        out = out * 10 + (c - '0');
-                    }
-                    return out >= 100 && out <= 599;
-                };
-                int lo = 0, hi = 0;
-                ok = num(std::string_view(s).substr(0, 3), lo) &&
-                     num(s.size() == 7 ? std::string_view(s).substr(4)
-                                       : std::string_view(s).substr(0, 3),
-                         hi) &&
-                     lo <= hi;
-                if (ok) {
-                    u.health.expect_min = lo;
-                    u.health.expect_max = hi;
-                }
-            }
-            if (!ok)
+            if (auto range = parse_status_range(*v)) {
+                u.health.expect_min = range->first;
+                u.health.expect_max = range->second;
+            } else {
                 h->error("expect",
-                         "invalid 'expect' \"" + s + "\" (e.g. \"200\", \"2xx\" or \"200-399\")");
+                         "invalid 'expect' \"" + *v + "\" (e.g. \"200\", \"2xx\" or \"200-399\")");
+            }
         }
         if (u.health.timeout >= u.health.interval)
             h->error("timeout", "health 'timeout' must be shorter than 'interval'");
@@ -172,6 +170,17 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
         if (auto v = p->get_int("consecutive_failures", 0, 1000))
             u.passive.consecutive_failures = static_cast<int>(*v);
         if (auto v = p->get_duration("ejection")) u.passive.ejection = *v;
+        if (auto list = p->get_string_list("statuses")) {
+            for (const auto& s : *list) {
+                auto range = parse_status_range(s);
+                if (!range) {
+                    p->error("statuses", "invalid status \"" + s +
+                                             "\" (e.g. \"503\", \"5xx\" or \"502-504\")");
+                } else {
+                    u.passive.statuses.push_back(*range);
+                }
+            }
+        }
         p->finish();
     }
     if (auto to = t.get_table("timeouts")) {
@@ -195,6 +204,7 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
         if (auto v = p->get_int("max_requests", 0, INT64_MAX)) u.pool.max_requests = *v;
         p->finish();
     }
+    if (auto v = t.get_int("panic_threshold", 0, 100)) u.panic_threshold = static_cast<int>(*v);
     if (auto v = t.get_int("max_connections", 0, 10'000'000)) u.max_connections = *v;
     if (auto v = t.get_int("max_pending", 0, 10'000'000)) u.max_pending = *v;
     if (auto v = t.get_duration("dns_ttl")) u.dns_ttl = *v;

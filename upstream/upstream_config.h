@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,16 @@ struct HealthCheckConfig {
 struct PassiveHealthConfig {
     int consecutive_failures = 5;                 // 0 = never eject
     Duration ejection{std::chrono::seconds(30)};  // doubled on each repeat, up to 10x
+    // Response statuses that count as failures, as inclusive ranges. Empty (the default): only
+    // connection failures, resets and timeouts count, so an application's own 500s cannot eject
+    // its endpoints.
+    std::vector<std::pair<int, int>> statuses;
+    bool counts(int status) const {
+        for (const auto& [lo, hi] : statuses) {
+            if (status >= lo && status <= hi) return true;
+        }
+        return false;
+    }
 };
 
 struct UpstreamTimeouts {
@@ -75,6 +87,9 @@ struct UpstreamConfig {
     UpstreamTimeouts timeouts;
     RetryConfig retries;
     PoolConfig pool;
+    // When fewer than this share of endpoints (percent) are available, balance over all of them
+    // as if healthy (Envoy's panic threshold): better some errors than none served. 0 = off.
+    int panic_threshold = 50;
     int64_t max_connections = 0;  // per worker per upstream; 0 = no limit
     int64_t max_pending = 0;      // requests waiting for a connection; 0 = no limit
     Duration dns_ttl{std::chrono::seconds(30)};
@@ -82,6 +97,9 @@ struct UpstreamConfig {
 
 // Parses one [upstream.NAME] table. Errors go to the table's ConfigErrors.
 UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t);
+
+// "503", "5xx" or "502-504" → an inclusive range of statuses.
+std::optional<std::pair<int, int>> parse_status_range(std::string_view s);
 
 // "host:port" / "[v6]:port" → host and port; false when malformed (or port 0 unless allowed).
 bool split_host_port(std::string_view text, std::string& host, uint16_t& port,

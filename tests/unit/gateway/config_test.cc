@@ -675,8 +675,12 @@ access_format = "json"
     CHECK(keep->server.paths.encoded_slashes == gw::EncodedSlashes::Keep);
     config_should_fail("[server.paths]\nencoded_slashes = \"allow\"\n" + kListener + kRoute, "2:19",
                        "'encoded_slashes' must be \"reject\", \"keep\" or \"decode\"");
-    auto logfile = config_should_load("[log]\naccess = \"logs/access.log\"\n" + kListener + kRoute);
-    CHECK(logfile->log.access == std::string(kNoDir) + "/logs/access.log");
+    // Relative to the config's directory (which must exist: the file is checked at load).
+    TempDir base;
+    std::filesystem::create_directory(base.path() + "/logs");
+    auto logfile = config_should_load("[log]\naccess = \"logs/access.log\"\n" + kListener + kRoute,
+                                      nullptr, base.path());
+    CHECK(logfile->log.access == base.path() + "/logs/access.log");
     config_should_fail("[log]\nerror = \"off\"\n" + kListener + kRoute, "2:9",
                        "the error log cannot be turned off");
     config_should_fail("[log]\nlevel = \"verbose\"\n" + kListener + kRoute, "2:9",
@@ -737,4 +741,264 @@ TEST_CASE("suggest picks the closest candidate within reach", "[unit][config]") 
     CHECK(gw::suggest("helth", words) == "health");
     CHECK(gw::suggest("xyz", words).empty());
     CHECK(gw::suggest("respond", words) == "respond");
+}
+
+// ---- hardening #14: values `squall check` used to pass that break at run time ----
+
+TEST_CASE("hardening #14: a respond status outside 200-599 is an error", "[unit][config]") {
+    // A 1xx sent as the reply is read as interim: a pipelined client desynchronises.
+    config_should_fail(kListener + "[[route]]\nrespond = { status = 101 }\n", "4:22",
+                       "a respond status must be 200-599 (1xx responses are interim");
+    config_should_fail(kListener + "[[route]]\nrespond = { status = 100 }\n", "4:22",
+                       "a respond status must be 200-599");
+    config_should_fail(kListener + "[[route]]\nrespond = { status = 600 }\n", "4:22",
+                       "a respond status must be 200-599");
+    config_should_load(kListener + "[[route]]\nrespond = { status = 200 }\n");
+    config_should_load(kListener + "[[route]]\nrespond = { status = 599 }\n");
+}
+
+TEST_CASE("hardening #14: a respond body_file must be a regular file", "[unit][config]") {
+    TempDir dir;
+    dir.write("pages/x.html", "x");
+    // A directory opens and reads as empty: the route answered an empty 200.
+    config_should_fail(kListener + "[[route]]\nrespond = { body_file = \"pages\" }\n", "4:25",
+                       "\"" + dir.path() + "/pages\" is a directory", dir.path());
+    config_should_fail(kListener + "[[route]]\nrespond = { body_file = \"/dev/null\" }\n", "4:25",
+                       "\"/dev/null\" is not a regular file", dir.path());
+    config_should_load(kListener + "[[route]]\nrespond = { body_file = \"pages/x.html\" }\n",
+                       nullptr, dir.path());
+}
+
+TEST_CASE("hardening #14: request_id.header must not be a framing or protected field",
+          "[unit][config]") {
+    auto with_header = [](const std::string& name) {
+        return kListener + kRoute + "[filter.rid]\ntype = \"request_id\"\nheader = \"" + name +
+               "\"\n";
+    };
+    for (const char* name : {"Content-Length", "transfer-encoding", "Connection", "Host", "Upgrade",
+                             "TE", "Keep-Alive", "Trailer", "Date", "Server", "Content-Type",
+                             "Set-Cookie", "If-None-Match", "Location"}) {
+        INFO(name);
+        config_should_fail(with_header(name), "7:10",
+                           "\"" + std::string(name) + "\" carries the message's framing");
+    }
+    auto cfg = config_should_load(with_header("X-Correlation-Id"));
+    CHECK(cfg->filters.count("rid") == 1);
+}
+
+TEST_CASE("hardening #14: log files are checked without being created", "[unit][config]") {
+    TempDir dir;
+    dir.write("logs/existing.log", "");
+    std::filesystem::create_directory(dir.path() + "/a-dir");
+    auto log = [](const std::string& key, const std::string& value) {
+        return "[log]\n" + key + " = \"" + value + "\"\n" + kListener + kRoute;
+    };
+    for (const std::string key : {"access", "error"}) {
+        INFO(key);
+        const std::string col = key == "access" ? "2:10" : "2:9";
+        // `squall run` could not open these, so `squall check` must not say ok.
+        config_should_fail(log(key, "missing-dir/x.log"), col,
+                           "cannot log to \"" + dir.path() + "/missing-dir/x.log\": its directory",
+                           dir.path());
+        config_should_fail(log(key, "a-dir"), col,
+                           "cannot log to \"" + dir.path() + "/a-dir\": it is a directory",
+                           dir.path());
+        config_should_load(log(key, "logs/existing.log"), nullptr, dir.path());
+        config_should_load(log(key, "logs/new.log"), nullptr, dir.path());
+        CHECK(!std::filesystem::exists(dir.path() + "/logs/new.log"));
+        CHECK(!std::filesystem::exists(dir.path() + "/missing-dir"));
+    }
+    config_should_load(log("access", "/dev/null"));
+}
+
+// ---- hardening #15: config messages ----
+
+TEST_CASE("hardening #15: a UTF-8 BOM is accepted at the start and named elsewhere",
+          "[unit][config]") {
+    auto cfg = config_should_load("\xEF\xBB\xBF" + kListener + kRoute);
+    CHECK(cfg->listeners.size() == 1);
+    config_should_fail(kListener + "\xEF\xBB\xBF" + kRoute, "3:1",
+                       "a UTF-8 byte order mark (U+FEFF) outside a string or comment");
+}
+
+TEST_CASE("hardening #15: a NUL escape (u0000) in a string does not cut the report",
+          "[unit][config]") {
+    gw::ConfigErrors errors("t.toml");
+    auto cfg = gw::load_config_text(kListener +
+                                        "[[route]]\nname = \"a\\u0000b\"\nfilters = "
+                                        "[\"x\\u0000\\ny\"]\nrespond = {}\ntypo = 1\n",
+                                    "t.toml", kNoDir, errors);
+    CHECK(cfg == nullptr);
+    std::string report = errors.format();
+    INFO(report);
+    CHECK(report.find('\0') == std::string::npos);
+    CHECK(contains(report, "t.toml:5:11: error: unknown filter 'x\\u0000\\ny'\n"));
+    CHECK(contains(report, "t.toml:7:1: error: unknown key 'typo'"));
+    // The raw message stays as written, for the JSON report.
+    CHECK(contains(errors.diagnostics()[0].message, std::string_view("x\0\ny", 4)));
+    CHECK(gw::escape_control(std::string_view("a\0\t\x1f\x7f"
+                                              "b",
+                                              6)) == "a\\u0000\\t\\u001f\\u007fb");
+}
+
+TEST_CASE("hardening #15: a directory as the config file is named as such", "[unit][config]") {
+    TempDir dir;
+    gw::ConfigErrors errors(dir.path());
+    CHECK(gw::load_config_file(dir.path(), errors) == nullptr);
+    CHECK(errors.format() == dir.path() + ": error: is a directory, not a config file\n");
+}
+
+TEST_CASE("hardening #15: a config over 16 MiB is refused with its size", "[unit][config]") {
+    TempDir dir;
+    std::string text = kListener + kRoute;
+    text.resize(16 * 1024 * 1024 + 1, '\n');  // blank lines: a valid config, just too big
+    dir.write("big.toml", text);
+    gw::ConfigErrors errors(dir.path() + "/big.toml");
+    CHECK(gw::load_config_file(dir.path() + "/big.toml", errors) == nullptr);
+    CHECK(errors.format() == dir.path() +
+                                 "/big.toml: error: the config is 16777217 bytes (16.1 MiB); the "
+                                 "limit is 16 MiB\n");
+    gw::ConfigErrors text_errors("t.toml");
+    CHECK(gw::load_config_text(text, "t.toml", kNoDir, text_errors) == nullptr);
+    CHECK(contains(text_errors.format(), "the limit is 16 MiB"));
+    // Exactly at the limit is fine.
+    text.resize(16 * 1024 * 1024);
+    dir.write("limit.toml", text);
+    gw::ConfigErrors ok_errors("limit.toml");
+    CHECK(gw::load_config_file(dir.path() + "/limit.toml", ok_errors) != nullptr);
+}
+
+TEST_CASE("hardening #15: a route with an error does not make later routes look unreachable",
+          "[unit][config]") {
+    // Each first route lost its path condition to the mistake, so it seemed to match all.
+    for (const std::string broken :
+         {"[[route]]\npath_regex = '^/(a'\nrespond = {}\n",  // RE2 refuses it
+          "[[route]]\npathh = \"/a\"\nrespond = {}\n",       // a typo
+          "[[route]]\npath = \"/a\"\npath_prefix = \"/b\"\nrespond = {}\n"}) {
+        INFO(broken);
+        gw::ConfigErrors errors("t.toml");
+        auto cfg = gw::load_config_text(
+            kListener + broken + "[[route]]\nname = \"later\"\npath = \"/x\"\nrespond = {}\n",
+            "t.toml", kNoDir, errors);
+        CHECK(cfg == nullptr);
+        CHECK(errors.has_errors());
+        CHECK(!contains(errors.format(), "can never match"));
+    }
+    // Nor is a broken route itself reported as unreachable behind a catch-all.
+    gw::ConfigErrors errors("t.toml");
+    gw::load_config_text(kListener +
+                             "[[route]]\npath_prefix = \"/\"\nrespond = {}\n"
+                             "[[route]]\npath = \"/x\"\nrespnd = {}\nrespond = {}\n",
+                         "t.toml", kNoDir, errors);
+    CHECK(contains(errors.format(), "unknown key 'respnd'"));
+    CHECK(!contains(errors.format(), "can never match"));
+}
+
+namespace {
+
+// The route's conditions as TOML, for the generated configs below.
+struct RouteSpec {
+    std::string host;     // "" = any
+    std::string path;     // e.g. "path = \"/a\"" or "path_prefix = \"/a/\"" or ""
+    std::string methods;  // e.g. "[\"GET\"]" or ""
+    bool header = false;
+};
+
+std::string route_toml(size_t i, const RouteSpec& r) {
+    std::string s = "[[route]]\nname = \"r" + std::to_string(i) + "\"\n";
+    if (!r.host.empty()) s += "host = \"" + r.host + "\"\n";
+    if (!r.path.empty()) s += r.path + "\n";
+    if (!r.methods.empty()) s += "methods = " + r.methods + "\n";
+    if (r.header) s += "headers = [{ name = \"X-A\" }]\n";
+    return s + "respond = {}\n";
+}
+
+}  // namespace
+
+TEST_CASE("hardening #15: 16000 routes load; the shadow index agrees with every pair",
+          "[unit][config]") {
+    SECTION("a generated mix agrees with Router::shadows over every earlier route") {
+        // Few distinct values, so that many routes shadow others in every way.
+        const char* hosts[] = {"", "a.x", "b.x", "*.x", "*.a.x", "c.a.x"};
+        const char* paths[] = {"",
+                               "path_prefix = \"/\"",
+                               "path_prefix = \"/a\"",
+                               "path_prefix = \"/a/\"",
+                               "path_prefix = \"/a/b\"",
+                               "path = \"/a\"",
+                               "path = \"/a/b\"",
+                               "path = \"/c\"",
+                               "path_regex = '^/a'"};
+        const char* methods[] = {"", "[\"GET\"]", "[\"GET\", \"POST\"]"};
+        uint32_t seed = 12345;
+        auto next = [&](uint32_t n) {
+            seed = seed * 1103515245u + 12345u;
+            return (seed >> 16) % n;
+        };
+        std::string toml = kListener;
+        std::vector<RouteSpec> specs;
+        for (size_t i = 0; i < 400; ++i) {
+            RouteSpec r{hosts[next(6)], paths[next(9)], methods[next(3)], next(8) == 0};
+            toml += route_toml(i, r);
+            specs.push_back(r);
+        }
+        std::string diags;
+        auto cfg = config_should_load(toml, &diags);
+        const auto& routes = cfg->router.routes();
+        std::string expected;
+        for (size_t j = 0; j < routes.size(); ++j) {
+            for (size_t i = 0; i < j; ++i) {
+                if (gw::Router::shadows(routes[i]->match, routes[j]->match)) {
+                    expected += "t.toml:" + std::to_string(routes[j]->loc.line) +
+                                ":1: warning: "
+                                "route '" +
+                                routes[j]->name + "' (line " + std::to_string(routes[j]->loc.line) +
+                                ") can never match: route '" + routes[i]->name + "' (line " +
+                                std::to_string(routes[i]->loc.line) +
+                                ") comes first and matches every request it would\n";
+                    break;
+                }
+            }
+        }
+        CHECK(!expected.empty());
+        CHECK(diags == expected);
+    }
+    SECTION("16,000 routes") {
+        // A pairwise check made this 128 million comparisons (seconds, on every SIGHUP).
+        std::string toml = kListener;
+        for (size_t i = 0; i < 16000; ++i) {
+            RouteSpec r;
+            switch (i % 4) {
+                case 0:
+                    r.path = "path = \"/r/" + std::to_string(i) + "\"";
+                    break;
+                case 1:
+                    r.path = "path_prefix = \"/p/" + std::to_string(i) + "/\"";
+                    break;
+                case 2:
+                    r.host = "h" + std::to_string(i) + ".example.com";
+                    r.path = "path_prefix = \"/\"";
+                    break;
+                case 3:
+                    r.host = "*.w" + std::to_string(i) + ".example.com";
+                    r.path = "path = \"/q/" + std::to_string(i) + "\"";
+                    r.methods = "[\"GET\"]";
+                    break;
+            }
+            toml += route_toml(i, r);
+        }
+        // Three that are hidden: by an exact path, a prefix, and a host's catch-all.
+        toml += route_toml(16000, RouteSpec{"", "path = \"/r/400\"", ""});
+        toml += route_toml(16001, RouteSpec{"", "path = \"/p/401/deeper\"", "[\"PUT\"]"});
+        toml += route_toml(16002, RouteSpec{"h402.example.com", "path_prefix = \"/z/\"", ""});
+        std::string diags;
+        auto cfg = config_should_load(toml, &diags);
+        CHECK(cfg->router.routes().size() == 16003);
+        INFO(diags);
+        CHECK(std::count(diags.begin(), diags.end(), '\n') == 3);
+        CHECK(contains(diags, "route 'r16000' (line "));
+        CHECK(contains(diags, "can never match: route 'r400' (line"));
+        CHECK(contains(diags, "can never match: route 'r401' (line"));
+        CHECK(contains(diags, "can never match: route 'r402' (line"));
+    }
 }

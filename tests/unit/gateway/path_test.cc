@@ -253,6 +253,18 @@ TEST_CASE("normalize_host refuses over-long ports on IPv6 literals too", "[unit]
     CHECK(host("[::1]:123456") == "REFUSED");
 }
 
+// A port is a 16-bit number (RFC 9293 §3.1): "a:99999" names none and gets a 400.
+TEST_CASE("hardening #16: normalize_host refuses ports above 65535", "[unit][path]") {
+    CHECK(host("a:99999") == "REFUSED");
+    CHECK(host("a:65536") == "REFUSED");
+    CHECK(host("[::1]:65536") == "REFUSED");
+    CHECK(host("[::1]:99999") == "REFUSED");
+    CHECK(host("a:65535") == "a");
+    CHECK(host("[::1]:65535") == "[::1]");
+    CHECK(host("a:0") == "a");
+    CHECK(host("a:") == "a");  // RFC 3986 §3.2.3: port = *DIGIT
+}
+
 TEST_CASE("percent_decode", "[unit][path]") {
     std::string out = "stale";
     REQUIRE(gw::percent_decode("a%20b%2Fc", out));
