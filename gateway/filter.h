@@ -71,6 +71,13 @@ class StreamCallbacks {
     virtual void send_local_reply_with(int status, std::string_view detail, Headers extra) {
         send_local_reply(status, detail);
     }
+    // send_local_reply() whose page says only `public_detail`, while the error log gets
+    // `log_detail` (internal names and addresses stay out of what clients see).
+    virtual void send_error(int status, std::string_view public_detail,
+                            std::string_view log_detail) {
+        (void)log_detail;
+        send_local_reply(status, public_detail);
+    }
     // A local reply with an explicit head and body (redirects, respond routes).
     virtual void send_local_response(ResponseHead head, std::string body) = 0;
 

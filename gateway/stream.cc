@@ -112,6 +112,29 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
     req_end_seen_ = end_stream;
     head_end_ = end_stream;
 
+    // CONNECT opens a tunnel, which no route provides; TRACE echoes a request (credentials
+    // included) back to whoever can script one (cross-site tracing), so it is opt-in.
+    if (request_.method == "CONNECT" ||
+        (request_.method == "TRACE" && !config_->server.allow_trace)) {
+        sink_.close_after_response();
+        Headers allow;
+        allow.add("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        send_local_reply_with(405, request_.method + " is not allowed", std::move(allow));
+        return;
+    }
+    if (!config_->server.underscores_in_headers) {
+        // As nginx does: CGI, WSGI and PHP backends read X_Forwarded_For as X-Forwarded-For,
+        // so a name with '_' could pass for one the gateway controls.
+        auto& fields = request_.headers.fields();
+        for (size_t i = 0; i < fields.size(); ++i) {
+            if (fields[i].name.find('_') == std::string::npos) continue;
+            std::erase_if(fields, [](const HeaderField& f) {
+                return f.name.find('_') != std::string::npos;
+            });
+            break;
+        }
+    }
+
     // A request that cannot be routed safely ends the connection too: whatever follows it on
     // the wire was sent by a client we already disagree with.
     auto target = normalize_target(request_.target, config_->server.paths);
@@ -300,13 +323,22 @@ void Stream::send_local_reply(int status, std::string_view detail) {
 }
 
 void Stream::send_local_reply_with(int status, std::string_view detail, Headers extra) {
-    info_.error_detail.assign(detail);
+    reply(status, detail, detail, std::move(extra));
+}
+
+void Stream::send_error(int status, std::string_view public_detail, std::string_view log_detail) {
+    reply(status, public_detail, log_detail, Headers{});
+}
+
+void Stream::reply(int status, std::string_view detail, std::string_view log_detail,
+                   Headers extra) {
+    info_.error_detail.assign(log_detail);
     if (status >= 500) {
         log_warn(std::to_string(status) + " for " + request_.method + " " + request_.target +
-                 " (rid=" + request_id() + "): " + std::string(detail));
+                 " (rid=" + request_id() + "): " + std::string(log_detail));
     } else if (log_enabled(LogLevel::Debug)) {
         log_debug(std::to_string(status) + " for " + request_.method + " " + request_.target +
-                  ": " + std::string(detail));
+                  ": " + std::string(log_detail));
     }
     if (resp_committed_ || destroyed_) {
         send_local_response(ResponseHead{}, {});  // resets
@@ -314,7 +346,10 @@ void Stream::send_local_reply_with(int status, std::string_view detail, Headers 
     }
     const ErrorPages& pages =
         route_ && route_->error_pages ? *route_->error_pages : *config_->error_pages;
-    bool json = prefers_json(request_.headers);
+    ErrorFormat format = route_ && route_->error_format ? *route_->error_format
+                                                         : config_->server.error_format;
+    bool json = format == ErrorFormat::Json ||
+                (format == ErrorFormat::Auto && prefers_json(request_.headers));
     ErrorContext ctx;
     ctx.status = status;
     ctx.reason = reason_phrase(status);

@@ -87,6 +87,8 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     void resume_response() override;
     void send_local_reply(int status, std::string_view detail = {}) override;
     void send_local_reply_with(int status, std::string_view detail, Headers extra) override;
+    void send_error(int status, std::string_view public_detail,
+                    std::string_view log_detail) override;
     void send_local_response(ResponseHead head, std::string body) override;
     void send_response_head(ResponseHead head, bool end_stream) override;
     void send_response_data(evbuffer* data, bool end_stream) override;
@@ -110,6 +112,7 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     void finish_request_phase();
     void destroy_handlers();
     void log_once();
+    void reply(int status, std::string_view detail, std::string_view log_detail, Headers extra);
 
     Worker& worker_;
     DownstreamSink& sink_;

@@ -22,7 +22,11 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::take_idle() {
     while (!idle_.empty()) {
         std::unique_ptr<UpstreamConnection> c = std::move(idle_.back());
         idle_.pop_back();
-        if (c->closed()) {
+        if (c->closed() || !c->idle_clean()) {
+            // Closed, or the peer sent bytes (a late body) or closed since the last response
+            // and the loop has not seen it yet: another client must never read them.
+            c->set_handler(nullptr);
+            c->close();
             --open_;
             worker_.defer_delete(std::move(c));
             continue;

@@ -4,13 +4,20 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <cerrno>
+#include <cstring>
 
 namespace gw {
 
 namespace {
 
 constexpr size_t kMaxChunkLinePeek = 4096 + 64;
+// 1xx responses before the final one: a few are normal (100, 103), a stream of them is an
+// upstream trying to exhaust us.
+constexpr uint32_t kMaxInterim = 32;
+constexpr uint32_t kMaxInterimBytes = 64 * 1024;
 
 Http1Limits response_limits() {
     Http1Limits l;
@@ -61,6 +68,9 @@ std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker,
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         int r = ::connect(fd, addr, len);
         failed = r != 0 && errno != EINPROGRESS;
+        if (failed) c->connect_errno_ = errno;
+    } else {
+        c->connect_errno_ = errno;
     }
     if (failed) {
         // Report from the loop, never from inside the caller's stack.
@@ -76,7 +86,7 @@ std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker,
 void UpstreamConnection::on_connect_event(evutil_socket_t, short what, void* arg) noexcept {
     auto* c = static_cast<UpstreamConnection*>(arg);
     if (what & EV_READ) {  // synthetic: connect() failed at once
-        c->fail(UpstreamFailure::ConnectFailed);
+        c->fail(UpstreamFailure::ConnectFailed, "connect failed: " + std::string(strerror(c->connect_errno_)));
         return;
     }
     c->finish_connect((what & EV_TIMEOUT) != 0);
@@ -85,13 +95,14 @@ void UpstreamConnection::on_connect_event(evutil_socket_t, short what, void* arg
 void UpstreamConnection::finish_connect(bool timed_out) {
     connect_ev_.reset();
     if (timed_out) {
-        fail(UpstreamFailure::ConnectTimeout);
+        fail(UpstreamFailure::ConnectTimeout, "connect timed out (timeouts.connect)");
         return;
     }
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-        fail(UpstreamFailure::ConnectFailed);
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) {
+        fail(UpstreamFailure::ConnectFailed, "connect failed: " + std::string(strerror(err)));
         return;
     }
     transport_ =
@@ -108,7 +119,18 @@ void UpstreamConnection::send_request(const std::string& head, std::string_view 
     response_started_ = false;
     request_done_ = false;
     reusable_ = false;
+    head_pending_ = false;
+    body_bytes_ = 0;
+    interim_count_ = 0;
+    interim_bytes_ = 0;
     transport_->write(head.data(), head.size());
+}
+
+bool UpstreamConnection::idle_clean() const {
+    if (closed_ || eof_ || in_.size() > 0 || !transport_) return false;
+    char b;
+    ssize_t n = ::recv(fd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void UpstreamConnection::reset_for_reuse() {
@@ -135,7 +157,8 @@ void UpstreamConnection::on_resume_event(evutil_socket_t, short, void* arg) noex
 void UpstreamConnection::on_data(const char* data, size_t len) {
     if (closed_) return;
     if (!in_flight_) {
-        fail(UpstreamFailure::Protocol);  // bytes nobody asked for: never reuse this connection
+        // Bytes nobody asked for: never reuse this connection.
+        fail(UpstreamFailure::Protocol, "bytes after the response");
         return;
     }
     in_.begin_read(data, len);
@@ -168,7 +191,19 @@ void UpstreamConnection::process() {
             case Http1Codec::Kind::Head: {
                 response_started_ = true;
                 ResponseHead& head = codec_.response();
-                if (head.status < 200 && head.status != 101) {
+                if (head.status == 101) {
+                    // Squall asks no upstream to switch protocols (yet): a 101 here would
+                    // leave the client waiting for a response that never comes.
+                    fail(UpstreamFailure::Protocol,
+                         "101 Switching Protocols to a request that did not ask to upgrade");
+                    return;
+                }
+                if (head.status < 200) {
+                    interim_bytes_ += static_cast<uint32_t>(std::min<size_t>(s.skip, kMaxInterimBytes));
+                    if (++interim_count_ > kMaxInterim || interim_bytes_ > kMaxInterimBytes) {
+                        fail(UpstreamFailure::Protocol, "too many interim (1xx) responses");
+                        return;
+                    }
                     if (handler_) handler_->on_response_head(*this, head, false);
                     break;
                 }
@@ -176,16 +211,23 @@ void UpstreamConnection::process() {
                 if (end) {
                     codec_.step(std::string_view{}, 0);  // consume the MessageEnd
                     finish_response();
+                    if (handler_) handler_->on_response_head(*this, head, true);
+                    break;
                 }
-                if (handler_) handler_->on_response_head(*this, head, end);
+                // Held until the first body bytes are parsed: a framing error in the same
+                // read then still leaves the holder free to answer 502.
+                head_pending_ = true;
                 break;
             }
             case Http1Codec::Kind::Data:
+                if (!deliver_head()) return;
                 in_.take(s.data, body_.get());
+                body_bytes_ += s.data;
                 if (handler_) handler_->on_response_data(*this, body_.get(), false);
                 evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
                 break;
             case Http1Codec::Kind::MessageEnd:
+                if (!deliver_head()) return;
                 finish_response();
                 // Trailers end the response themselves; otherwise an empty end of body does.
                 if (!handler_) break;
@@ -198,14 +240,19 @@ void UpstreamConnection::process() {
             case Http1Codec::Kind::Paused:
                 goto done;
             case Http1Codec::Kind::Error:
-                fail(UpstreamFailure::Protocol);
+                if (head_pending_) {
+                    head_pending_ = false;
+                    response_started_ = false;  // nothing reached the holder
+                }
+                fail(UpstreamFailure::Protocol, "malformed response: " + codec_.error_message());
                 return;
         }
     }
 done:
+    if (!deliver_head()) return;
     if (eof_ && !closed_ && !paused_ && (in_.size() == 0 || stalled)) {
         if (!in_flight_) {
-            fail(UpstreamFailure::Reset);  // an idle connection the peer closed
+            fail(UpstreamFailure::Reset, "closed while idle");  // an idle connection the peer closed
             return;
         }
         Http1Codec::Step s = codec_.on_eof();
@@ -214,9 +261,17 @@ done:
             reusable_ = false;
             if (handler_) handler_->on_response_data(*this, body_.get(), true);
         } else {
-            fail(UpstreamFailure::Reset);
+            fail(UpstreamFailure::Reset, closed_detail("closed"));
         }
     }
+}
+
+// Hands a held final head to the holder; false when the connection closed meanwhile.
+bool UpstreamConnection::deliver_head() {
+    if (!head_pending_) return !closed_;
+    head_pending_ = false;
+    if (handler_) handler_->on_response_head(*this, codec_.response(), false);
+    return !closed_;
 }
 
 void UpstreamConnection::finish_response() {
@@ -230,12 +285,25 @@ void UpstreamConnection::on_drained() {
     if (handler_ && !closed_) handler_->on_upstream_drained(*this);
 }
 
-void UpstreamConnection::on_transport_error(int) {
-    fail(UpstreamFailure::Reset);
+void UpstreamConnection::on_transport_error(int err) {
+    fail(UpstreamFailure::Reset, closed_detail(err ? strerror(err) : "reset"));
 }
 
-void UpstreamConnection::fail(UpstreamFailure f) {
+std::string UpstreamConnection::closed_detail(std::string_view how) const {
+    std::string d(how);
+    if (!response_started_) {
+        d += " before any response byte";
+    } else if (head_pending_ || body_bytes_ == 0) {
+        d += " after the response head";
+    } else {
+        d += " after " + std::to_string(body_bytes_) + " body bytes";
+    }
+    return d;
+}
+
+void UpstreamConnection::fail(UpstreamFailure f, std::string detail) {
     if (closed_) return;
+    failure_detail_ = std::move(detail);
     close();
     if (handler_) handler_->on_upstream_error(*this, f, response_started_);
 }

@@ -79,6 +79,12 @@ class UpstreamConnection final : public TransportHandler,
     // The last response ended cleanly, the request was fully sent, the peer allows keep-alive,
     // and nothing followed the response.
     bool reusable() const { return reusable_ && request_done_ && !closed_; }
+    // An idle connection about to be reused: nothing is waiting on it, not even an EOF the
+    // loop has not seen yet (a zero-timeout peek at the socket).
+    bool idle_clean() const;
+    // What went wrong, for the error log ("connection refused", "reset after 10 body bytes").
+    const std::string& failure_detail() const { return failure_detail_; }
+    uint64_t body_bytes() const { return body_bytes_; }
     bool in_flight() const { return in_flight_; }
     // Prepares a reusable connection for the pool (no request in flight).
     void reset_for_reuse();
@@ -104,8 +110,10 @@ class UpstreamConnection final : public TransportHandler,
     void finish_connect(bool timed_out);
     static void on_resume_event(evutil_socket_t, short, void* arg) noexcept;
     void process();
+    bool deliver_head();
+    std::string closed_detail(std::string_view how) const;
     void finish_response();
-    void fail(UpstreamFailure f);
+    void fail(UpstreamFailure f, std::string detail);
 
     Worker& worker_;
     int fd_;
@@ -120,6 +128,12 @@ class UpstreamConnection final : public TransportHandler,
     InputBuffer in_;
     EvbufferPtr body_;
     uint64_t requests_ = 0;
+    uint64_t body_bytes_ = 0;      // of the current response
+    uint32_t interim_count_ = 0;   // 1xx responses to the current request
+    uint32_t interim_bytes_ = 0;
+    std::string failure_detail_;
+    int connect_errno_ = 0;
+    bool head_pending_ = false;    // a final head parsed but not yet handed to the holder
     bool in_flight_ = false;
     bool response_started_ = false;
     bool request_done_ = false;

@@ -7,7 +7,7 @@
 namespace gw {
 
 bool LoadBalancer::usable(size_t i, const PickContext& ctx) const {
-    if (!up_.endpoints()[i].health->available(ctx.now_ms)) return false;
+    if (!ctx.panic && !up_.endpoints()[i].health->available(ctx.now_ms)) return false;
     if (ctx.tried && std::find(ctx.tried->begin(), ctx.tried->end(), i) != ctx.tried->end())
         return false;
     return true;

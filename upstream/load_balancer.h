@@ -19,6 +19,8 @@ struct PickContext {
     std::string_view client_ip;
     const std::vector<uint32_t>* tried = nullptr;  // endpoints this request already failed on
     int64_t now_ms = 0;
+    // Too few endpoints are available (upstream.panic_threshold): pick among all of them.
+    bool panic = false;
 };
 
 class LoadBalancer {

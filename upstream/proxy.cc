@@ -113,8 +113,12 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     void done();
     void release_connection(bool keep);
     void stop_balancing();
-    void fail(int status, std::string detail);
+    void begin();
+    void fail(int status, std::string_view public_detail, std::string log_detail);
     void on_failure(UpstreamFailure f, bool response_started, std::string_view what);
+    std::string endpoint_name() const;
+    void pause_upstream();
+    void resume_upstream();
 
     StreamCallbacks& stream_;
     const ProxyConfig& cfg_;
@@ -123,6 +127,7 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     std::shared_ptr<LoadBalancer> lb_;
     Phase phase_ = Phase::Idle;
     std::string head_;  // the serialised upstream request head, kept for retries
+    std::string wire_;  // head_ with this attempt's Host filled in
     std::string method_;
     int endpoint_ = -1;
     bool balanced_ = false;  // lb_->started(endpoint_) is outstanding
@@ -140,6 +145,7 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     bool client_paused_ = false;
     bool upstream_paused_ = false;
     bool response_started_ = false;
+    bool buffering_ = false;  // reading a small body whole before taking a connection
     bool destroyed_ = false;
     EventPtr total_timer_;
 };
@@ -156,6 +162,18 @@ void ProxyTerminal::on_request_headers(RequestHead& req, bool end_stream) {
     method_ = req.method;
     build_head(req);
     lb_ = ctx_.balancer(cfg_.upstream);
+    uint64_t limit = cfg_.buffer_request_body;
+    if (!end_stream && limit > 0 && (!req.content_length || *req.content_length <= limit)) {
+        // A small body is read whole first: a client trickling it holds no upstream
+        // connection meanwhile (the server's body timeouts bound how long it may take).
+        buffering_ = true;
+        stream_.want_request_body();
+        return;
+    }
+    begin();
+}
+
+void ProxyTerminal::begin() {
     int64_t now = monotonic_ms();
     ctx_.budget(up_.name()).on_request(now);
     if (up_.config().timeouts.total.count() > 0) {
@@ -199,7 +217,8 @@ void ProxyTerminal::build_head(const RequestHead& req) {
     const std::string* xfh = nullptr;
     const std::string* fwd = nullptr;
     const std::string* via = nullptr;
-    const ConnectionTokens listed(req.headers);
+    // The client's Connection-listed fields were removed before the filters ran (a client
+    // cannot strip what filters add); only what is hop-by-hop by name is left to drop.
     for (const auto& f : req.headers) {
         const std::string& n = f.name;
         if (hop_by_hop(n) || iequals(n, "host") || iequals(n, "content-length") ||
@@ -225,7 +244,6 @@ void ProxyTerminal::build_head(const RequestHead& req) {
             via = &f.value;
             continue;
         }
-        if (listed.lists(n)) continue;
         h += n;
         h += ": ";
         h += f.value;
@@ -286,12 +304,16 @@ void ProxyTerminal::attempt() {
     pick.client_ip = stream_.info().client_ip;
     pick.tried = &tried_;
     pick.now_ms = monotonic_ms();
+    pick.panic = up_.in_panic(pick.now_ms);
     endpoint_ = lb_->pick(pick);
     if (endpoint_ < 0) {
         if (tried_.empty()) {
-            fail(503, "no healthy endpoint in upstream '" + up_.name() + "'");
+            fail(503, "no healthy upstream endpoint",
+                 "no healthy endpoint in upstream '" + up_.name() + "'");
         } else {
-            fail(502, "every endpoint of upstream '" + up_.name() + "' failed");
+            fail(502, "every upstream endpoint failed",
+                 "every endpoint of upstream '" + up_.name() + "' failed (" +
+                     std::to_string(tried_.size()) + " tried)");
         }
         return;
     }
@@ -307,6 +329,10 @@ void ProxyTerminal::attempt() {
     Resolver::Answer a;
     Resolver& r = ctx_.resolver();
     if (r.cached(ep.config.host, ep.config.port, up_.config().dns_ttl, a)) {
+        if (!a.ok) {  // a recent failure, cached: no new lookup per request
+            on_failure(UpstreamFailure::ConnectFailed, false, a.error);
+            return;
+        }
         addr_ = a.addr;
         addr_len_ = a.len;
         acquire();
@@ -341,7 +367,8 @@ void ProxyTerminal::acquire() {
     if (pool_->at_capacity(uc.max_connections)) {
         if (!pool_->wait(*this, uc.max_pending)) {
             stop_balancing();
-            fail(503, "upstream '" + up_.name() + "' is at its connection limit");
+            fail(503, "the upstream is at its connection limit",
+                 "upstream '" + up_.name() + "' is at its connection limit (max_connections)");
             return;
         }
         phase_ = Phase::Waiting;
@@ -360,10 +387,14 @@ void ProxyTerminal::start_exchange() {
     phase_ = Phase::Sending;
     size_t host_hole = head_.find('\x01');
     if (host_hole != std::string::npos) {
-        head_.replace(host_hole, 1,
+        // Filled per attempt from the template: a retry names the endpoint it goes to.
+        wire_ = head_;
+        wire_.replace(host_hole, 1,
                       up_.endpoints()[static_cast<size_t>(endpoint_)].config.address());
+        conn_->send_request(wire_, method_);
+    } else {
+        conn_->send_request(head_, method_);
     }
-    conn_->send_request(head_, method_);
     if (early_body_ && evbuffer_get_length(early_body_.get()) > 0) {
         EvbufferPtr early = std::move(early_body_);
         write_body(early.get(), req_end_);
@@ -376,9 +407,17 @@ void ProxyTerminal::start_exchange() {
             client_paused_ = false;
             stream_.pause_request_body(false);
         }
-        conn_->set_timer(up_.config().timeouts.idle);
+        // No upstream timer while the client is the one sending: its slowness is bounded by
+        // the server's body timeouts and must not count against the endpoint.
+        conn_->clear_timer();
     }
     conn_->flush();
+    if (!req_end_ && conn_ && !conn_->closed() && conn_->output_pending() > kHighWatermark) {
+        client_paused_ = true;
+        stream_.pause_request_body(true);
+        conn_->watch_drain(kHighWatermark / 2);
+        conn_->set_timer(up_.config().timeouts.idle);  // now the upstream must read
+    }
 }
 
 void ProxyTerminal::on_request_data(evbuffer* data, bool end_stream) {
@@ -391,6 +430,14 @@ void ProxyTerminal::on_request_data(evbuffer* data, bool end_stream) {
         if (!early_body_) early_body_ = make_evbuffer();
         evbuffer_add_buffer(early_body_.get(), data);
         req_end_ = req_end_ || end_stream;
+        if (buffering_) {
+            // Whole (or past the limit, for a chunked body): now take a connection.
+            if (!req_end_ && evbuffer_get_length(early_body_.get()) <= cfg_.buffer_request_body)
+                return;
+            buffering_ = false;
+            begin();
+            if (destroyed_ || phase_ == Phase::Done || req_end_) return;
+        }
         if (!client_paused_ && evbuffer_get_length(early_body_.get()) > kMaxEarlyBody) {
             client_paused_ = true;
             stream_.pause_request_body(true);
@@ -407,6 +454,7 @@ void ProxyTerminal::on_request_data(evbuffer* data, bool end_stream) {
         client_paused_ = true;
         stream_.pause_request_body(true);
         conn_->watch_drain(kHighWatermark / 2);
+        conn_->set_timer(up_.config().timeouts.idle);  // the upstream is not reading
     }
 }
 
@@ -423,7 +471,6 @@ void ProxyTerminal::write_body(evbuffer* data, bool end_stream) {
         } else {
             conn_->send_body(data);
         }
-        if (!end_stream) conn_->set_timer(up_.config().timeouts.idle);
     }
     if (end_stream) {
         req_end_ = true;
@@ -443,6 +490,7 @@ void ProxyTerminal::finish_request_body() {
 void ProxyTerminal::on_upstream_drained(UpstreamConnection&) {
     if (client_paused_ && !destroyed_) {
         client_paused_ = false;
+        if (conn_ && phase_ == Phase::Sending) conn_->clear_timer();  // the client's turn again
         stream_.pause_request_body(false);
     }
 }
@@ -450,14 +498,20 @@ void ProxyTerminal::on_upstream_drained(UpstreamConnection&) {
 void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bool end_stream) {
     if (destroyed_) return;
     if (head.status < 200) {
-        // 100 Continue was ours to send to the client; pass on 103 Early Hints.
-        if (head.status == 103) stream_.send_interim_head(head);
+        // 100 Continue was ours to send to the client; pass on 103 Early Hints, pausing the
+        // upstream while the client is slow to take them.
+        if (head.status == 103) {
+            stream_.send_interim_head(head);
+            if (!destroyed_ && conn_ && stream_.downstream_buffered() > kHighWatermark)
+                pause_upstream();
+        }
         return;
     }
     response_started_ = true;
     phase_ = Phase::Streaming;
-    if (head.status >= 500) {
-        up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms());
+    if (up_.config().passive.counts(head.status)) {
+        up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms(),
+                           "status " + std::to_string(head.status));
     } else {
         up_.report_success(static_cast<size_t>(endpoint_));
     }
@@ -467,12 +521,19 @@ void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bo
     out.headers.reserve(head.headers.size() + 1);
     const ConnectionTokens listed(head.headers);
     const std::string* via = nullptr;
+    bool have_length = false;
     for (auto& f : head.headers.fields()) {
         if (hop_by_hop(f.name)) continue;
         if (listed.lists(f.name)) continue;
         if (cfg_.via && iequals(f.name, "via")) {
             via = &f.value;
             continue;
+        }
+        if (!cfg_.pass_server_header && iequals(f.name, "server")) continue;
+        if (iequals(f.name, "content-length")) {
+            // The codec accepted repeats only when they agree: send one.
+            if (have_length) continue;
+            have_length = true;
         }
         out.headers.add(std::move(f.name), std::move(f.value));
     }
@@ -496,10 +557,24 @@ void ProxyTerminal::on_response_data(UpstreamConnection&, evbuffer* data, bool e
         conn_->set_timer(up_.config().timeouts.idle);
     }
     stream_.send_response_data(data, end_stream);
-    if (!end_stream && !destroyed_ && conn_ && stream_.downstream_buffered() > kHighWatermark) {
-        upstream_paused_ = true;
-        conn_->set_reading(false);
-    }
+    if (!end_stream && !destroyed_ && conn_ && stream_.downstream_buffered() > kHighWatermark)
+        pause_upstream();
+}
+
+// The client is slow: stop reading the upstream, and stop its idle timer with it (the stall
+// is ours, not the upstream's).
+void ProxyTerminal::pause_upstream() {
+    if (upstream_paused_) return;
+    upstream_paused_ = true;
+    conn_->set_reading(false);
+    conn_->clear_timer();
+}
+
+void ProxyTerminal::resume_upstream() {
+    upstream_paused_ = false;
+    conn_->set_timer(phase_ == Phase::Streaming ? up_.config().timeouts.idle
+                                                : up_.config().timeouts.response_header);
+    conn_->set_reading(true);
 }
 
 void ProxyTerminal::on_response_trailers(UpstreamConnection&, const Headers& trailers) {
@@ -509,10 +584,7 @@ void ProxyTerminal::on_response_trailers(UpstreamConnection&, const Headers& tra
 }
 
 void ProxyTerminal::on_downstream_drained() {
-    if (upstream_paused_ && conn_ && !destroyed_) {
-        upstream_paused_ = false;
-        conn_->set_reading(true);
-    }
+    if (upstream_paused_ && conn_ && !destroyed_) resume_upstream();
 }
 
 // The response ended: the connection goes back to the pool if it is clean.
@@ -541,50 +613,62 @@ void ProxyTerminal::stop_balancing() {
     }
 }
 
-void ProxyTerminal::on_upstream_error(UpstreamConnection&, UpstreamFailure f,
+void ProxyTerminal::on_upstream_error(UpstreamConnection& c, UpstreamFailure f,
                                       bool response_started) {
     if (destroyed_) return;
-    std::string what;
-    switch (f) {
-        case UpstreamFailure::ConnectFailed:
-            what = "connection refused or unreachable";
-            break;
-        case UpstreamFailure::ConnectTimeout:
-            what = "connect timed out";
-            break;
-        case UpstreamFailure::Reset:
-            what = "connection closed before a complete response";
-            break;
-        case UpstreamFailure::Timeout:
-            what = "timed out";
-            break;
-        case UpstreamFailure::Protocol:
-            what = "malformed response";
-            break;
-    }
-    on_failure(f, response_started, what);
+    on_failure(f, response_started, c.failure_detail());
 }
 
 void ProxyTerminal::on_upstream_timer(UpstreamConnection& c) {
     if (destroyed_) return;
     c.close();
-    std::string what = phase_ == Phase::AwaitingHead ? "no response head in time"
-                       : phase_ == Phase::Streaming  ? "response body stalled"
-                                                     : "request body stalled";
+    std::string what = phase_ == Phase::AwaitingHead
+                           ? "no response head within timeouts.response_header"
+                       : phase_ == Phase::Streaming
+                           ? "response body stalled (timeouts.idle) after " +
+                                 std::to_string(c.body_bytes()) + " body bytes"
+                           : "the upstream stopped reading the request body (timeouts.idle)";
     on_failure(UpstreamFailure::Timeout, response_started_, what);
 }
 
-void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::string_view what) {
+std::string ProxyTerminal::endpoint_name() const {
     const Endpoint& ep = up_.endpoints()[static_cast<size_t>(endpoint_)];
-    std::string detail =
-        "upstream '" + up_.name() + "' endpoint " + ep.config.address() + ": " + std::string(what);
+    return "upstream '" + up_.name() + "' endpoint " + ep.config.address();
+}
+
+namespace {
+
+// What a client may read about a failure: no names, no addresses.
+std::string_view public_failure(UpstreamFailure f) {
+    switch (f) {
+        case UpstreamFailure::ConnectFailed:
+            return "the upstream could not be reached";
+        case UpstreamFailure::ConnectTimeout:
+            return "the upstream did not accept the connection in time";
+        case UpstreamFailure::Reset:
+            return "the upstream closed the connection before a complete response";
+        case UpstreamFailure::Timeout:
+            return "the upstream did not answer in time";
+        case UpstreamFailure::Protocol:
+            return "the upstream sent an invalid response";
+    }
+    return "the upstream failed";
+}
+
+}  // namespace
+
+void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::string_view what) {
+    std::string detail = endpoint_name() + ": " + std::string(what);
+    // Only what the upstream did counts against it: a client that reads or sends slowly
+    // never stops an upstream timer (they are paused meanwhile), and a malformed response is
+    // an application bug that ejection would not fix.
     if (f != UpstreamFailure::Protocol)
-        up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms());
+        up_.report_failure(static_cast<size_t>(endpoint_), monotonic_ms(), what);
     stop_balancing();
     release_connection(false);
     if (response_started_ || response_started) {
         // The client already has part of a response: it must see it broken, not complete.
-        stream_.send_local_reply(502, detail);
+        stream_.send_error(502, public_failure(f), detail);
         return;
     }
     // Retry only what cannot have had an effect, or what may safely be repeated: nothing
@@ -596,31 +680,41 @@ void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::st
         ctx_.budget(up_.name()).try_retry(up_.config().retries, monotonic_ms())) {
         ++retries_;
         tried_.push_back(static_cast<uint32_t>(endpoint_));
-        log_debug("retrying after " + detail);
+        log_warn(detail + "; retrying " + method_ + " on another endpoint (retry " +
+                 std::to_string(retries_) + ")");
         attempt();
         return;
     }
     int status =
         (f == UpstreamFailure::ConnectTimeout || f == UpstreamFailure::Timeout) ? 504 : 502;
-    fail(status, detail);
+    fail(status, public_failure(f), detail);
 }
 
 void ProxyTerminal::on_total_timeout(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<ProxyTerminal*>(arg);
     if (self->destroyed_ || self->phase_ == Phase::Done) return;
+    std::string where = self->endpoint_ >= 0 ? self->endpoint_name() : "upstream '" + self->up_.name() + "'";
     self->stop_balancing();
     self->release_connection(false);
-    self->fail(504, "upstream '" + self->up_.name() + "' did not finish within timeouts.total");
+    self->fail(504, "the upstream did not finish in time",
+               where + ": did not finish within timeouts.total");
 }
 
-void ProxyTerminal::fail(int status, std::string detail) {
+void ProxyTerminal::fail(int status, std::string_view public_detail, std::string log_detail) {
     phase_ = Phase::Done;
-    stream_.send_local_reply(status, detail);  // destroys this terminal (deferred)
+    stream_.send_error(status, public_detail, log_detail);  // destroys this terminal (deferred)
 }
 
 void ProxyTerminal::on_destroy() {
     if (destroyed_) return;
     destroyed_ = true;
+    if (phase_ != Phase::Idle && phase_ != Phase::Done && endpoint_ >= 0) {
+        // nginx's 499: the exchange ends before the response did.
+        log_info((stream_.info().status == 499 || response_started_
+                      ? "client went away; upstream request cancelled ("
+                      : "upstream request cancelled by a local reply (") +
+                 endpoint_name() + ", " + method_ + " " + stream_.request().target + ")");
+    }
     if (total_timer_) event_del(total_timer_.get());
     if (resolve_id_) ctx_.resolver().cancel(resolve_id_);
     if (pool_) pool_->cancel_wait(*this);

@@ -11,14 +11,22 @@
 
 namespace gw {
 
+namespace {
+constexpr int64_t kNegativeTtlMs = 5000;  // a failed lookup is answered from the cache this long
+}
+
 struct Resolver::Lookup {
     Resolver* self;
     std::string host;
 };
 
-Resolver::Resolver(event_base* base) : base_(base) {
+Resolver::Resolver(event_base* base, bool system_config) : base_(base) {
     // Name servers from /etc/resolv.conf and names from /etc/hosts. Without a resolv.conf the
     // hosts file still answers (tests, containers).
+    if (!system_config) {
+        deliver_ev_.reset(event_new(base_, -1, 0, &Resolver::on_deliver, this));
+        return;  // no evdns at all: start() fails every lookup
+    }
     dns_ =
         evdns_base_new(base_, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (!dns_) {
@@ -37,8 +45,14 @@ Resolver::~Resolver() {
 
 bool Resolver::cached(const std::string& host, uint16_t port, Duration ttl, Answer& out) {
     auto it = entries_.find(host);
-    if (it == entries_.end() || !it->second.have || !it->second.answer.ok) return false;
+    if (it == entries_.end() || !it->second.have) return false;
     Entry& e = it->second;
+    if (!e.answer.ok) {
+        // Negative caching: a name that does not resolve is not looked up for every request.
+        if (monotonic_ms() >= e.expires_ms) return false;
+        out = e.answer;
+        return true;
+    }
     out = e.answer;
     auto* sa = reinterpret_cast<sockaddr*>(&out.addr);
     if (sa->sa_family == AF_INET) {
@@ -75,6 +89,7 @@ void Resolver::cancel(uint64_t id) {
 
 void Resolver::start(const std::string& host, Entry& e) {
     e.in_progress = true;
+    ++lookups_;
     if (!dns_) {
         finish(host, EVUTIL_EAI_FAIL, nullptr);
         return;
@@ -121,7 +136,7 @@ void Resolver::finish(const std::string& host, int result, evutil_addrinfo* res)
         e.answer.ok = false;
         e.answer.error = std::string("cannot resolve ") + host + ": " + evutil_gai_strerror(result);
         e.have = true;
-        e.expires_ms = monotonic_ms() + 1000;  // retry failures soon
+        e.expires_ms = monotonic_ms() + kNegativeTtlMs;
     } else {
         e.expires_ms = monotonic_ms() + 1000;  // keep the last good answer, retry soon
     }

@@ -28,7 +28,9 @@ class Resolver {
     };
     using Callback = std::function<void(const Answer&)>;
 
-    explicit Resolver(event_base* base);
+    // `system_config`: name servers from /etc/resolv.conf and names from /etc/hosts; false
+    // gives a resolver that knows no server (tests: every lookup fails at once).
+    explicit Resolver(event_base* base, bool system_config = true);
     ~Resolver();
 
     // A cached address (possibly stale, which starts a refresh), or false.
@@ -36,6 +38,8 @@ class Resolver {
     // Resolves `host`; `cb` runs later from the loop. Returns an id for cancel().
     uint64_t resolve(const std::string& host, uint16_t port, Duration ttl, Callback cb);
     void cancel(uint64_t id);
+    // Lookups started so far (tests: a cached failure starts none).
+    uint64_t lookups() const { return lookups_; }
 
   private:
     struct Entry {
@@ -57,6 +61,7 @@ class Resolver {
     std::vector<std::string> ready_;  // hosts whose waiters are due
     EventPtr deliver_ev_;
     uint64_t next_id_ = 1;
+    uint64_t lookups_ = 0;
     Duration ttl_{std::chrono::seconds(30)};
     bool shutting_down_ = false;
 };

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "gateway/config.h"
+#include "gateway/log.h"
 
 namespace gw {
 
@@ -92,17 +93,24 @@ Upstream::Upstream(UpstreamConfig config) : config_(std::move(config)) {
     }
 }
 
-void Upstream::report_failure(size_t i, int64_t now_ms) const {
+void Upstream::report_failure(size_t i, int64_t now_ms, std::string_view why) const {
     const PassiveHealthConfig& p = config_.passive;
     if (p.consecutive_failures <= 0 || i >= endpoints_.size()) return;
     EndpointHealth& h = *endpoints_[i].health;
     int n = h.failures.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (n < p.consecutive_failures) return;
+    if (n != p.consecutive_failures) return;  // exactly one reporter ejects
     // Eject, backing off on repeat offenders: ejection × 2^(k-1), at most × 10.
     int k = h.ejections.fetch_add(1, std::memory_order_relaxed) + 1;
     int64_t factor = std::min<int64_t>(int64_t{1} << std::min(k - 1, 4), kMaxEjectionFactor);
-    h.ejected_until.store(now_ms + p.ejection.count() * factor, std::memory_order_relaxed);
+    int64_t ms = p.ejection.count() * factor;
+    h.ejected_until.store(now_ms + ms, std::memory_order_relaxed);
     h.failures.store(0, std::memory_order_relaxed);
+    h.ejected_logged.store(true, std::memory_order_relaxed);
+    log_warn("upstream '" + config_.name + "' endpoint " + endpoints_[i].config.address() +
+             " ejected for " + format_duration(Duration(ms)) + " after " + std::to_string(n) +
+             " consecutive failures (last: " + std::string(why) + ")" +
+             (in_panic(now_ms) ? "; too few endpoints left, balancing over all (panic_threshold)"
+                               : ""));
 }
 
 void Upstream::report_success(size_t i) const {
@@ -114,6 +122,20 @@ void Upstream::report_success(size_t i) const {
         h.ejected_until.load(std::memory_order_relaxed) <= monotonic_ms()) {
         h.ejections.store(0, std::memory_order_relaxed);
     }
+    if (h.ejected_logged.load(std::memory_order_relaxed) &&
+        h.ejected_until.load(std::memory_order_relaxed) <= monotonic_ms() &&
+        h.ejected_logged.exchange(false, std::memory_order_relaxed)) {
+        log_info("upstream '" + config_.name + "' endpoint " + endpoints_[i].config.address() +
+                 " answered again after its ejection; re-admitted");
+    }
+}
+
+bool Upstream::in_panic(int64_t now_ms) const {
+    if (config_.panic_threshold <= 0 || endpoints_.empty()) return false;
+    size_t available = 0;
+    for (const auto& e : endpoints_)
+        available += e.health->available(now_ms) ? 1 : 0;
+    return available * 100 < static_cast<size_t>(config_.panic_threshold) * endpoints_.size();
 }
 
 }  // namespace gw

@@ -23,6 +23,7 @@ struct EndpointHealth {
     std::atomic<int64_t> ejected_until{0};  // passive ejection, monotonic ms
     std::atomic<int> failures{0};           // consecutive failures seen by traffic
     std::atomic<int> ejections{0};          // consecutive ejections (for back-off)
+    std::atomic<bool> ejected_logged{false};  // an ejection whose end is not yet logged
 
     bool available(int64_t now_ms) const {
         return healthy.load(std::memory_order_relaxed) &&
@@ -51,9 +52,12 @@ class Upstream {
     // consistent_hash: the ring of (point, endpoint index), sorted by point.
     const std::vector<std::pair<uint64_t, uint32_t>>& ring() const { return ring_; }
 
-    // Passive health: a request to `i` failed (connect error, reset, timeout, 5xx) or worked.
-    void report_failure(size_t i, int64_t now_ms) const;
+    // Passive health: a request to `i` failed (connect error, reset, timeout, or a status
+    // listed in passive.statuses; `why` says which, for the log) or worked.
+    void report_failure(size_t i, int64_t now_ms, std::string_view why) const;
     void report_success(size_t i) const;
+    // Fewer endpoints than panic_threshold percent are available: balance over all of them.
+    bool in_panic(int64_t now_ms) const;
 
   private:
     UpstreamConfig config_;

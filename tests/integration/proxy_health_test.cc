@@ -118,7 +118,7 @@ TEST_CASE(
     CHECK(later_failures >= 1);
 }
 
-TEST_CASE("proxy: with every endpoint down the answer is a templated 503 at once",
+TEST_CASE("proxy: with every endpoint down (panic_threshold = 0) the answer is a templated 503 at once",
           "[integration][proxy]") {
     // Endpoints that accept and hang up: a reset before any response (retried for a GET).
     auto hang_up = [](FakeConn& c) {
@@ -127,8 +127,10 @@ TEST_CASE("proxy: with every endpoint down the answer is a templated 503 at once
     FakeUpstream a(hang_up);
     FakeUpstream b(hang_up);
     TestServer s(health_config("\"" + a.address() + "\", \"" + b.address() + "\"",
-                               "passive = { consecutive_failures = 1, ejection = \"30s\" }\n"));
-    // The first request fails on both (each then ejected).
+                               "passive = { consecutive_failures = 1, ejection = \"30s\" }\n"
+                               "panic_threshold = 0\n"));
+    // The first request fails on both (each then ejected). Without a panic threshold nothing
+    // is tried once every endpoint is out.
     Response first = request(s.port(), get("/"));
     CHECK(first.status == 502);
     CHECK(a.accepted() == 1);
