@@ -242,6 +242,11 @@ Http1Codec::Step Http1Codec::step_head(std::string_view input) {
     }
     std::string_view start_line = chomp(input.substr(head_start_, first_line_end_ - head_start_));
     std::string_view fields = input.substr(first_line_end_, end - first_line_end_);
+    if (mode_ == Mode::Response) {
+        // Each response (an interim one included) carries only its own fields.
+        resp_.headers.clear();
+        resp_.reason.clear();
+    }
     bool ok = mode_ == Mode::Request
                   ? parse_request_line(start_line) && parse_fields(fields, req_.headers) &&
                         finish_request_head()
@@ -512,7 +517,8 @@ size_t Http1Codec::step_chunk_size(std::string_view input) {
     for (; i < line.size(); ++i) {
         int h = hex_value(line[i]);
         if (h < 0) break;
-        if (i >= 15) {
+        // Leading zeros are allowed in any number; the value itself stays below 2^63.
+        if (size >> 59 != 0) {
             fail(bad, "chunk size too large");
             return 0;
         }

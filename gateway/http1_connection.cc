@@ -36,6 +36,15 @@ bool connection_owned(std::string_view name) {
            iequals(name, "upgrade");
 }
 
+// Fields a client's Connection header may not remove (RFC 9110 §7.6.1 lets it name any field,
+// but these are what the gateway vouches for or frames the message with).
+bool protected_from_connection(std::string_view n) {
+    return iequals(n, "host") || iequals(n, "content-length") ||
+           iequals(n, "transfer-encoding") || iequals(n, "forwarded") || iequals(n, "via") ||
+           iequals(n, "x-request-id") || iequals(n, "x-correlation-id") ||
+           (n.size() > 12 && iequals(n.substr(0, 12), "x-forwarded-"));
+}
+
 }  // namespace
 
 std::unique_ptr<Http1Connection> Http1Connection::create(Worker& worker, int fd,
@@ -93,6 +102,14 @@ void Http1Connection::on_data(const char* data, size_t len) {
 }
 
 void Http1Connection::on_eof() {
+    if (phase_ == Phase::Active && request_done_ && !response_done_ && stream_ &&
+        in_.size() == 0) {
+        // The client closed (or half-closed) while its response was pending: like nginx, take
+        // it as gone, cancel the upstream side and log 499, rather than hold an upstream
+        // connection until its timeout for an answer nobody may read.
+        close_now();
+        return;
+    }
     process_input();
 }
 
@@ -184,9 +201,32 @@ void Http1Connection::handle_head() {
     head_request_ = req.is_head();
     expect_continue_ = req.expect_continue;
     stream_wants_body_ = req.has_body();
+    const Duration total = config_->server.timeouts.body_total;
+    body_deadline_ms_ = stream_wants_body_ && total.count() > 0
+                            ? TimerQueue::now_ms() + total.count()
+                            : kNever;
+    body_paused_ = false;
     arm(stream_wants_body_ ? Timer::Body : Timer::None);
+    strip_connection_listed(req);
     stream_ = std::make_unique<Stream>(worker_, *this, config_, info_);
     stream_->on_request_head(std::move(req), !stream_wants_body_);
+}
+
+// RFC 9110 §7.6.1: the fields a client's Connection header lists are for this hop only. They
+// go now, before any filter runs, so a client cannot name a field a filter adds later.
+void Http1Connection::strip_connection_listed(RequestHead& req) {
+    std::vector<std::string> listed;
+    for (const auto& f : req.headers) {
+        if (f.name.size() != 10 || !iequals(f.name, "connection")) continue;
+        for_each_list_token(f.value, [&](std::string_view t) {
+            if (iequals(t, "close") || iequals(t, "keep-alive") || iequals(t, "connection") ||
+                protected_from_connection(t))
+                return;
+            listed.emplace_back(t);
+        });
+    }
+    for (const auto& name : listed)
+        req.headers.remove(name);
 }
 
 void Http1Connection::handle_data(size_t n) {
@@ -275,7 +315,16 @@ void Http1Connection::update_reading() {
 }
 
 void Http1Connection::pause_request_body(bool paused) {
+    if (paused == body_paused_) return;
     body_paused_ = paused;
+    // While Squall does not read, neither body timeout runs: the wait is the upstream's.
+    const bool reading_body = phase_ == Phase::Active && !request_done_ && stream_wants_body_;
+    const int64_t now = TimerQueue::now_ms();
+    if (body_deadline_ms_ != kNever) {
+        body_deadline_ms_ = paused ? std::max<int64_t>(body_deadline_ms_ - now, 0)
+                                   : now + body_deadline_ms_;
+    }
+    if (reading_body && !response_done_) arm(paused ? Timer::None : Timer::Body);
     if (!processing_) update_reading();
 }
 
@@ -403,6 +452,10 @@ void Http1Connection::arm(Timer t) {
             break;
         case Timer::Body:
             d = to.body;
+            if (!body_paused_ && body_deadline_ms_ != kNever && !request_done_) {
+                int64_t left = body_deadline_ms_ - TimerQueue::now_ms();
+                if (left < d.count()) d = Duration(std::max<int64_t>(left, 0));
+            }
             break;
         case Timer::Linger:
             d = kLingerTime;
@@ -436,7 +489,10 @@ void Http1Connection::on_deadline() {
         case Timer::Body:
             keep_alive_ = false;
             if (stream_ && !head_sent_ && !response_done_) {
-                stream_->send_local_reply(408, "the request body did not arrive in time");
+                bool total = body_deadline_ms_ != kNever && TimerQueue::now_ms() >= body_deadline_ms_;
+                stream_->send_local_reply(
+                    408, total ? "the request body did not arrive within timeouts.body_total"
+                               : "the request body did not arrive in time");
                 if (phase_ != Phase::Closed) close_after_flush();
             } else {
                 close_now();
@@ -553,9 +609,24 @@ void Http1Connection::send_interim(const ResponseHead& head) {
     }
     std::string& out = worker_.scratch_string();
     out.clear();
-    serialize_response_head(head, HttpVersion::Http11, out);
+    out += "HTTP/1.1 ";
+    out += std::to_string(head.status);
+    out += ' ';
+    out += head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason);
+    out += "\r\n";
+    for (const auto& f : head.headers) {
+        // RFC 9110 §15.2: a 1xx has no content; framing fields in one mean nothing.
+        if (connection_owned(f.name) || iequals(f.name, "content-length")) continue;
+        out += f.name;
+        out += ": ";
+        out += f.value;
+        out += "\r\n";
+    }
+    out += "\r\n";
     transport_.write(out.data(), out.size());
     flush_soon();
+    if (transport_.output_pending() > kDownstreamHighWatermark)
+        transport_.watch_drain(kDownstreamHighWatermark / 2);
 }
 
 void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* trailers) {

@@ -103,20 +103,27 @@ bool route_matches(const RouteMatch& m, const RequestHead& req, std::string_view
         })) {
         return false;
     }
+    // A condition holds only when every occurrence of its name satisfies it: a second copy
+    // (X-Env: prod, X-Env: dev; ?id=1&id=1'--) cannot ride on the first one's match.
     for (const auto& h : m.headers) {
-        if (!h.matches(req.headers.get(h.name))) return false;
+        bool seen = false;
+        for (const auto& f : req.headers) {
+            if (!iequals(f.name, h.name)) continue;
+            seen = true;
+            if (!h.matches(&f.value)) return false;
+        }
+        if (!seen && !h.matches(nullptr)) return false;
     }
     if (!m.query.empty()) {
         auto params = parse_query(req.query);
         for (const auto& q : m.query) {
-            const std::string* v = nullptr;
+            bool seen = false;
             for (const auto& [k, val] : params) {
-                if (k == q.name) {
-                    v = &val;
-                    break;
-                }
+                if (k != q.name) continue;
+                seen = true;
+                if (!q.matches(&val)) return false;
             }
-            if (!q.matches(v)) return false;
+            if (!seen && !q.matches(nullptr)) return false;
         }
     }
     return path_matches(m, req.path, captures);
