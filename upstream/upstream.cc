@@ -97,6 +97,11 @@ void Upstream::report_failure(size_t i, int64_t now_ms, std::string_view why) co
     const PassiveHealthConfig& p = config_.passive;
     if (p.consecutive_failures <= 0 || i >= endpoints_.size()) return;
     EndpointHealth& h = *endpoints_[i].health;
+    if (h.ejected_until.load(std::memory_order_relaxed) > now_ms) {
+        // Still ejected (traffic reaches it only in panic): no new ejection, no longer one.
+        h.failures.store(0, std::memory_order_relaxed);
+        return;
+    }
     int n = h.failures.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n != p.consecutive_failures) return;  // exactly one reporter ejects
     // Eject, backing off on repeat offenders: ejection × 2^(k-1), at most × 10.
