@@ -1,4 +1,4 @@
-// Access log formatting and output.
+// Access log formatting, and its sink (a LogWriter on the configured target).
 #include "gateway/access_log.h"
 
 #include <fcntl.h>
@@ -47,40 +47,28 @@ void append_or_dash(std::string& out, const std::string* v) {
 
 }  // namespace
 
-AccessLogSink::~AccessLogSink() {
-    if (owned_ && fd_ >= 0) ::close(fd_);
-}
-
 std::shared_ptr<AccessLogSink> AccessLogSink::open(const std::string& target,
                                                    AccessLogFormat format, std::string& error) {
     if (target == "off") return nullptr;
-    auto sink = std::shared_ptr<AccessLogSink>(new AccessLogSink());
-    sink->format_ = format;
-    if (target == "stdout") {
-        sink->fd_ = STDOUT_FILENO;
-    } else if (target == "stderr") {
-        sink->fd_ = STDERR_FILENO;
-    } else {
-        sink->fd_ = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (sink->fd_ < 0) {
+    int fd = STDOUT_FILENO;
+    bool owned = false;
+    if (target == "stderr") {
+        fd = STDERR_FILENO;
+    } else if (target != "stdout") {
+        fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
             error = "cannot open access log \"" + target + "\": " + std::strerror(errno);
             return nullptr;
         }
-        sink->owned_ = true;
+        // Our own file description: non-blocking costs nothing for a file, and a FIFO whose
+        // reader stalls then answers EAGAIN instead of holding the writer thread in write().
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        owned = true;
     }
+    auto sink = std::shared_ptr<AccessLogSink>(new AccessLogSink());
+    sink->format_ = format;
+    sink->writer_ = std::make_unique<LogWriter>(fd, owned, "access log");
     return sink;
-}
-
-void AccessLogSink::write(const std::string& lines) const {
-    const char* p = lines.data();
-    size_t left = lines.size();
-    while (left > 0) {
-        ssize_t w = ::write(fd_, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;  // a full disk or closed pipe must not stop the proxy
-        p += w;
-        left -= static_cast<size_t>(w);
-    }
 }
 
 void format_access_line(std::string& out, AccessLogFormat format, const RequestHead& req,

@@ -1,30 +1,41 @@
 // Access log: one line per request (combined format or JSON lines) with request id, route,
-// status, bytes and duration. Workers format into their own buffer and write it once per
-// loop turn, so logging costs no syscall per request under load.
+// status, bytes and duration. Workers format into their own buffer and hand it over once per
+// loop turn; a LogWriter thread writes it out, so logging costs no syscall per request and a
+// reader that stops reading never blocks a worker (lines are dropped and counted instead).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "gateway/config.h"
 #include "gateway/filter.h"
+#include "gateway/log.h"
 #include "gateway/time_cache.h"
 
 namespace gw {
 
 class AccessLogSink {
   public:
-    ~AccessLogSink();
+    // Does not wait: the writer thread writes what is queued (at most LogWriter::kCloseWait).
+    ~AccessLogSink() = default;
     // nullptr with `error` set when the file cannot be opened; nullptr and no error for "off".
     static std::shared_ptr<AccessLogSink> open(const std::string& target, AccessLogFormat format,
                                                std::string& error);
     AccessLogFormat format() const { return format_; }
-    // Writes whole lines with one write() (O_APPEND keeps lines from workers intact).
-    void write(const std::string& lines) const;
+    // Queues whole lines for the writer thread. Never blocks on I/O; lines that do not fit in
+    // the bounded queue are dropped and counted. Thread-safe.
+    void write(std::string_view lines) const { writer_->append(lines); }
+    // Lines dropped since the sink was opened (the reader could not keep up, or writes failed).
+    uint64_t dropped() const { return writer_->dropped(); }
+    // Waits until the lines queued so far are written, at most `timeout`. True when they were.
+    bool flush(std::chrono::milliseconds timeout) const { return writer_->flush(timeout); }
 
   private:
-    int fd_ = -1;
-    bool owned_ = false;
+    AccessLogSink() = default;
+    std::unique_ptr<LogWriter> writer_;
     AccessLogFormat format_ = AccessLogFormat::Combined;
 };
 

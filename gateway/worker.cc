@@ -19,7 +19,9 @@ namespace gw {
 
 namespace {
 constexpr size_t kLogFlushBytes = 64 * 1024;
-}
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+constexpr std::chrono::milliseconds kAcceptLogInterval{10000};
+}  // namespace
 
 Worker::Worker(size_t index, std::shared_ptr<const Config> config)
     : index_(index), config_(std::move(config)), rng_(std::random_device{}()) {
@@ -149,13 +151,27 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int 
 }
 
 // accept() failed (EMFILE, ENFILE, ENOMEM): pause this listener briefly instead of spinning.
+// The failure repeats on every retry while descriptors are short, so it is logged once per
+// kAcceptLogInterval for the whole process (EMFILE is a process-wide condition), with the
+// number of failures held back since the previous line.
 void Worker::on_accept_error(evconnlistener* evl, void* arg) noexcept {
     auto* slot = static_cast<ListenerSlot*>(arg);
     int err = EVUTIL_SOCKET_ERROR();
-    log_warn("accept on " + slot->config.address + " failed: " + std::strerror(err) +
-             "; pausing 100ms");
+    static LogThrottle throttle(kAcceptLogInterval);
+    uint64_t suppressed = 0;
+    if (throttle.allow(std::chrono::steady_clock::now(), suppressed) &&
+        log_enabled(LogLevel::Warn)) {
+        std::string line = "accept on " + slot->config.address + " failed: " + std::strerror(err) +
+                           "; pausing " + std::to_string(kAcceptRetryDelay.count()) +
+                           "ms between attempts (logged once per " +
+                           std::to_string(kAcceptLogInterval.count() / 1000) + "s";
+        if (suppressed > 0)
+            line += "; " + std::to_string(suppressed) + " failures since the last line";
+        line += ")";
+        log_warn(line);
+    }
     evconnlistener_disable(evl);
-    timeval tv{0, 100 * 1000};
+    timeval tv{0, static_cast<suseconds_t>(kAcceptRetryDelay.count() * 1000)};
     event_add(slot->retry_ev.get(), &tv);
 }
 
