@@ -1,21 +1,25 @@
-// FileCache and content hashes.
+// FileCache: open files beneath a root, LRU-bounded by entries and by descriptors.
 #include "static/file_cache.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
-#include <tuple>
+#include <iterator>
 
-#include <openssl/evp.h>
-
+#include "gateway/log.h"
 #include "gateway/time_cache.h"
 #include "gateway/timer_queue.h"
+#include "gateway/worker.h"
+#include "static/content_hash.h"
 
 namespace gw {
 
@@ -85,6 +89,79 @@ int open_beneath(int root_fd, std::string_view rel, bool follow_symlinks) {
     }
 }
 
+namespace {
+
+// Caches alive in the process (one per worker): they share the descriptor budget.
+std::atomic<size_t> g_live_caches{0};
+
+// Failures that say something about the path, worth remembering for the TTL; others (out of
+// descriptors or memory, I/O errors) are tried again on the next request.
+bool cacheable_error(int err) {
+    switch (err) {
+        case ENOENT:
+        case ENOTDIR:
+        case EACCES:
+        case EPERM:
+        case ELOOP:
+        case EXDEV:
+        case ENAMETOOLONG:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
+FileCache::FileCache() {
+    g_live_caches.fetch_add(1);
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) {
+        nofile_ = SIZE_MAX;
+    } else {
+        nofile_ = static_cast<size_t>(lim.rlim_cur);
+    }
+}
+
+FileCache::~FileCache() {
+    // Background work finishing from now on has no loop to answer on.
+    if (port_) port_->close();
+    g_live_caches.fetch_sub(1);
+}
+
+size_t FileCache::fd_capacity() const {
+    size_t caches = std::max<size_t>(1, g_live_caches.load(std::memory_order_relaxed));
+    return std::clamp(nofile_ / 4 / caches, kMinFds, kMaxEntries);
+}
+
+const std::shared_ptr<WorkerPort>& FileCache::port(Worker& worker) {
+    if (!port_) {
+        port_ = std::make_shared<WorkerPort>(
+            [&worker](std::function<void()> fn) { worker.post(std::move(fn)); });
+    }
+    return port_;
+}
+
+void FileCache::erase(Lru::iterator it) {
+    if (it->file) --fds_;
+    index_.erase(std::string_view(it->key));
+    lru_.erase(it);  // the file closes here unless a response still holds it
+}
+
+void FileCache::evict_oldest() {
+    if (!lru_.empty()) erase(std::prev(lru_.end()));
+}
+
+void FileCache::shed_fds(size_t keep) {
+    auto it = lru_.end();
+    while (fds_ > keep && it != lru_.begin()) {
+        --it;
+        if (!it->file) continue;
+        auto victim = it++;
+        erase(victim);
+    }
+}
+
 std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& root_key,
                                                 std::string_view rel, bool follow_symlinks,
                                                 int& err) {
@@ -94,30 +171,52 @@ std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& 
     key += '\0';
     key += rel;
     int64_t now = TimerQueue::now_ms();
-    auto it = entries_.find(key);
-    if (it != entries_.end() && now - it->second.checked_ms < kTtlMs) {
-        err = it->second.err;
-        return it->second.file;
-    }
-    if (it != entries_.end() && it->second.file) {
-        // Past its time: still the same file? (fstatat on the path; a replaced file has a new
-        // inode, an edited one a new size or mtime.)
-        struct stat st {};
-        const OpenFile& f = *it->second.file;
-        std::string path = rel.empty() ? std::string(".") : std::string(rel);
-        if (fstatat(root_fd, path.c_str(), &st, follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
-            st.st_ino == f.st.st_ino && st.st_dev == f.st.st_dev && st.st_size == f.st.st_size &&
-            st.st_mtim.tv_sec == f.st.st_mtim.tv_sec &&
-            st.st_mtim.tv_nsec == f.st.st_mtim.tv_nsec) {
-            it->second.checked_ms = now;
-            err = 0;
-            return it->second.file;
+    auto found = index_.find(std::string_view(key));
+    if (found != index_.end()) {
+        auto it = found->second;
+        lru_.splice(lru_.begin(), lru_, it);  // most recently used: last to go
+        if (now - it->checked_ms < kTtlMs) {
+            err = it->err;
+            return it->file;
         }
+        if (it->file) {
+            // Past its time: still the same file? (fstatat on the path; a replaced file has
+            // a new inode, an edited one a new size or mtime.)
+            struct stat st {};
+            const OpenFile& f = *it->file;
+            std::string path = rel.empty() ? std::string(".") : std::string(rel);
+            if (fstatat(root_fd, path.c_str(), &st, follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) ==
+                    0 &&
+                st.st_ino == f.st.st_ino && st.st_dev == f.st.st_dev &&
+                st.st_size == f.st.st_size && st.st_mtim.tv_sec == f.st.st_mtim.tv_sec &&
+                st.st_mtim.tv_nsec == f.st.st_mtim.tv_nsec) {
+                it->checked_ms = now;
+                err = 0;
+                return it->file;
+            }
+        }
+        erase(it);
     }
-    if (entries_.size() >= kMaxEntries) entries_.clear();
+
+    int fd = open_beneath(root_fd, rel, follow_symlinks);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        // Out of descriptors: let the older half of ours go (those no response holds close
+        // now) and try once more.
+        int first = errno;
+        size_t before = fds_;
+        shed_fds(fds_ / 2);
+        fd = open_beneath(root_fd, rel, follow_symlinks);
+        int saved = errno;
+        if (now - shed_logged_ms_ >= kShedLogIntervalMs) {
+            shed_logged_ms_ = now;
+            log_warn(std::string("static files: ") + std::strerror(first) + "; let " +
+                     std::to_string(before - fds_) + " cached files go" +
+                     (fd >= 0 ? "" : ", still out of descriptors (answering 503)"));
+        }
+        errno = saved;
+    }
     Entry e;
     e.checked_ms = now;
-    int fd = open_beneath(root_fd, rel, follow_symlinks);
     if (fd < 0) {
         e.err = errno;
     } else {
@@ -131,73 +230,22 @@ std::shared_ptr<const OpenFile> FileCache::open(int root_fd, const std::string& 
                 f->segment = evbuffer_file_segment_new(
                     fd, 0, static_cast<ev_off_t>(size),
                     EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP | EVBUF_FS_DISABLE_LOCKING);
-                if (!f->segment) {
-                    e.err = EIO;
-                    f.reset();
-                }
+                if (!f->segment) e.err = EIO;
             }
         }
         if (e.err == 0) e.file = std::move(f);
     }
     err = e.err;
+    if (e.err != 0 && !cacheable_error(e.err)) return nullptr;
+    if (e.file) shed_fds(fd_capacity() - 1);
+    while (lru_.size() >= kMaxEntries)
+        evict_oldest();
     auto file = e.file;
-    entries_[key] = std::move(e);
+    e.key = key;
+    if (e.file) ++fds_;
+    lru_.push_front(std::move(e));
+    index_.emplace(std::string_view(lru_.front().key), lru_.begin());
     return file;
-}
-
-namespace {
-
-constexpr uint64_t kMaxHashedSize = 64ull * 1024 * 1024;
-constexpr size_t kMaxHashes = 65536;
-
-std::mutex g_hash_mu;
-std::map<std::tuple<dev_t, ino_t, off_t, int64_t, long>, std::string> g_hashes;
-
-}  // namespace
-
-std::string content_hash(const OpenFile& f) {
-    if (!f.is_regular() || static_cast<uint64_t>(f.st.st_size) > kMaxHashedSize) return {};
-    auto key = std::make_tuple(f.st.st_dev, f.st.st_ino, f.st.st_size,
-                               static_cast<int64_t>(f.st.st_mtim.tv_sec), f.st.st_mtim.tv_nsec);
-    {
-        std::lock_guard<std::mutex> lock(g_hash_mu);
-        auto it = g_hashes.find(key);
-        if (it != g_hashes.end()) return it->second;
-    }
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-    bool ok = true;
-    if (f.segment == nullptr && static_cast<uint64_t>(f.st.st_size) <= OpenFile::kSmallFile &&
-        f.small()) {
-        EVP_DigestUpdate(ctx, f.small()->data(), f.small()->size());
-    } else {
-        char buf[64 * 1024];
-        off_t off = 0;
-        while (off < f.st.st_size) {
-            ssize_t n = pread(f.fd, buf, sizeof(buf), off);
-            if (n <= 0) {
-                ok = false;
-                break;
-            }
-            EVP_DigestUpdate(ctx, buf, static_cast<size_t>(n));
-            off += n;
-        }
-    }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx, md, &len);
-    EVP_MD_CTX_free(ctx);
-    if (!ok) return {};
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (int i = 0; i < 6; ++i) {
-        out += kHex[md[i] >> 4];
-        out += kHex[md[i] & 15];
-    }
-    std::lock_guard<std::mutex> lock(g_hash_mu);
-    if (g_hashes.size() >= kMaxHashes) g_hashes.clear();
-    g_hashes.emplace(key, out);
-    return out;
 }
 
 }  // namespace gw

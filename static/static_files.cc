@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include <kainjow/mustache.hpp>
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@
 #include "gateway/time_cache.h"
 #include "gateway/worker.h"
 #include "static/conditional.h"
+#include "static/content_hash.h"
 #include "static/file_cache.h"
 #include "static/mime_types.h"
 #include "static/range.h"
@@ -88,31 +91,59 @@ bool hidden(std::string_view segment, bool dotfiles) {
     return !dotfiles && !segment.empty() && segment.front() == '.' && segment != ".well-known";
 }
 
-// The request path below the route's prefix, percent-decoded and checked segment by
-// segment. Dot segments are gone after normalisation, but %2F kept as "%2F" decodes to a
-// separator here, so the check is repeated on the decoded form.
-enum class PathCheck { Ok, Bad, Hidden };
+// The request path below the route's prefix, resolved exactly as the router saw it: split on
+// its separators first, then each segment percent-decoded on its own. A %2F kept by
+// `encoded_slashes = "keep"` decodes to a '/' inside one segment, and `merge_slashes = false`
+// keeps empty segments ("a//b"); neither names a file (no file name holds a '/' or is empty),
+// and folding them into a path would reach a file under a route the router never chose: a
+// deny route on "/static/private/" must hold for "/static/private%2Fsecret.txt" and
+// "/static//private/secret.txt". Both are NoSuchFile.
+enum class PathCheck { Ok, Bad, Hidden, NoSuchFile };
 PathCheck file_path(const StaticConfig& cfg, std::string_view req_path, std::string& rel) {
     std::string_view p = req_path;
     if (!cfg.prefix.empty() && p.substr(0, cfg.prefix.size()) == cfg.prefix)
         p.remove_prefix(cfg.prefix.size());
-    std::string decoded;
-    if (!percent_decode(p, decoded)) return PathCheck::Bad;
+    // One separator between the prefix and the file: the prefix's own, or the next byte.
+    if ((cfg.prefix.empty() || cfg.prefix.back() != '/') && !p.empty() && p.front() == '/')
+        p.remove_prefix(1);
     rel.clear();
+    std::string seg;
     size_t pos = 0;
-    while (pos <= decoded.size()) {
-        size_t slash = decoded.find('/', pos);
-        if (slash == std::string::npos) slash = decoded.size();
-        std::string_view seg = std::string_view(decoded).substr(pos, slash - pos);
+    while (pos <= p.size()) {
+        size_t slash = p.find('/', pos);
+        if (slash == std::string_view::npos) slash = p.size();
+        std::string_view raw = p.substr(pos, slash - pos);
+        const bool last = slash == p.size();
         pos = slash + 1;
-        if (seg.empty()) continue;
-        if (seg == "." || seg == ".." || seg.find('\0') != std::string_view::npos)
-            return PathCheck::Bad;
+        if (raw.empty()) {
+            if (last) break;  // "dir/": the directory itself
+            return PathCheck::NoSuchFile;
+        }
+        if (!percent_decode(raw, seg)) return PathCheck::Bad;
+        if (seg.find('/') != std::string::npos) return PathCheck::NoSuchFile;
+        if (seg == "." || seg == ".." || seg.find('\0') != std::string::npos) return PathCheck::Bad;
         if (hidden(seg, cfg.dotfiles)) return PathCheck::Hidden;
         if (!rel.empty()) rel += '/';
         rel += seg;
     }
     return PathCheck::Ok;
+}
+
+// A fresh multipart boundary (RFC 2046 §5.1.1: at most 70 characters from bchars): random, so
+// neither the client nor the file's content can choose or predict it.
+std::string multipart_boundary(Worker& worker) {
+    unsigned char bytes[16];
+    std::string random;
+    if (getrandom(bytes, sizeof(bytes), GRND_NONBLOCK) == static_cast<ssize_t>(sizeof(bytes))) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (unsigned char b : bytes) {
+            random += kHex[b >> 4];
+            random += kHex[b & 15];
+        }
+    } else {
+        random = worker.new_request_id();  // 32 hex digits from the worker's generator
+    }
+    return "squall-" + random;
 }
 
 class StaticTerminal final : public Terminal {
@@ -121,25 +152,49 @@ class StaticTerminal final : public Terminal {
         : stream_(stream), cfg_(std::move(cfg)) {}
 
     void on_request_headers(RequestHead& req, bool) override;
+    // Background work answers only while `alive_` does (see later()).
+    void on_destroy() override { alive_.reset(); }
 
   private:
+    // A variant chosen and waiting for its content hash (a versioned request).
+    struct Chosen {
+        std::string rel;
+        std::shared_ptr<const OpenFile> body;  // the representation sent
+        std::string_view encoding;             // "" for identity, else a literal
+    };
+
     FileCache& cache() { return stream_.worker().file_cache(); }
     std::shared_ptr<const OpenFile> open(std::string_view rel, int& err) {
         return cache().open(cfg_->root_fd, cfg_->root_key, rel, cfg_->follow_symlinks, err);
+    }
+    // A completion for background work: runs `fn(result)` on this worker's loop, unless the
+    // stream has gone away meanwhile (then nothing of this terminal is touched).
+    template <typename Fn>
+    ContentHasher::Done later(Fn fn) {
+        if (!alive_) alive_ = std::make_shared<char>();  // most requests never need one
+        return [alive = std::weak_ptr<char>(alive_), this,
+                fn = std::move(fn)](const std::string& result) {
+            if (!alive.expired()) fn(*this, result);
+        };
     }
     void not_found(const RequestHead& req);
     void open_error(int err, const RequestHead& req);
     void serve_directory(const RequestHead& req, const std::string& rel);
     void serve_file(const RequestHead& req, const std::string& rel,
                     std::shared_ptr<const OpenFile> file);
+    // The rest of serve_file() once the version (if any was asked for) is known.
+    void respond(const RequestHead& req, const Chosen& chosen, bool versioned);
     void serve_listing(const RequestHead& req, const std::string& rel, const OpenFile& dir);
     void serve_manifest(const RequestHead& req);
+    void send_manifest(const std::string& text);
     // Appends the bytes; false when the file no longer has them (it changed while served).
     bool add_body(evbuffer* out, const OpenFile& f, uint64_t offset, uint64_t length);
 
     StreamCallbacks& stream_;
     std::shared_ptr<const StaticConfig> cfg_;
     std::shared_ptr<const OpenFile> file_ref_;  // the file whose bytes add_body() references
+    Chosen waiting_;                            // while its content hash is computed
+    std::shared_ptr<char> alive_;               // completions' liveness token (later())
 };
 
 void StaticTerminal::on_request_headers(RequestHead& req, bool) {
@@ -160,6 +215,7 @@ void StaticTerminal::on_request_headers(RequestHead& req, bool) {
             stream_.send_local_reply(400, "invalid file path");
             return;
         case PathCheck::Hidden:
+        case PathCheck::NoSuchFile:
             stream_.send_local_reply(404, "no such file");
             return;
         case PathCheck::Ok:
@@ -200,6 +256,12 @@ void StaticTerminal::open_error(int err, const RequestHead& req) {
             return;
         case ENAMETOOLONG:
             stream_.send_local_reply(414, "file name too long");
+            return;
+        // Out of descriptors even after the file cache let its older ones go: a passing
+        // overload, not a broken file (the 5xx is logged with this detail).
+        case EMFILE:
+        case ENFILE:
+            stream_.send_local_reply(503, "too many open files");
             return;
         default:
             stream_.send_local_reply(500, std::string("cannot open file: ") + std::strerror(err));
@@ -309,8 +371,46 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel,
             }
         }
     }
+    Chosen chosen{rel, std::move(body), encoding};
+
+    // Versioned URL: ?v=<hash of the file> earns the long-lived policy. The hash comes from
+    // the process-wide cache, or from the hasher thread while this request waits.
+    std::vector<std::string> versions;
+    if (!req.query.empty()) {
+        for (const auto& [k, val] : parse_query(req.query)) {
+            if (k == "v" && !val.empty()) versions.push_back(val);
+        }
+    }
+    if (versions.empty()) {
+        respond(req, chosen, false);
+        return;
+    }
+    ContentHasher& hasher = ContentHasher::instance();
+    if (auto known = hasher.cached(file->st)) {
+        bool match = !known->empty() &&
+                     std::find(versions.begin(), versions.end(), *known) != versions.end();
+        respond(req, chosen, match);
+        return;
+    }
+    // The variant waits here, not in the completion: that may be dropped on the hasher
+    // thread, and a file must be let go on its worker's.
+    waiting_ = std::move(chosen);
+    auto done = later([versions](StaticTerminal& t, const std::string& hash) {
+        bool match =
+            !hash.empty() && std::find(versions.begin(), versions.end(), hash) != versions.end();
+        t.respond(t.stream_.request(), t.waiting_, match);
+    });
+    if (!hasher.hash(cfg_, rel, file->st, cache().port(stream_.worker()), std::move(done))) {
+        respond(req, waiting_, false);  // the hasher is saturated: serve without the version
+    }
+}
+
+void StaticTerminal::respond(const RequestHead& req, const Chosen& chosen, bool versioned) {
+    const OpenFile* body = chosen.body.get();
+    const std::string_view encoding = chosen.encoding;
+    const std::string& rel = chosen.rel;
     const uint64_t size = static_cast<uint64_t>(body->st.st_size);
-    file_ref_ = body;
+    file_ref_ = chosen.body;
     Validators v;
     v.last_modified = body->st.st_mtim.tv_sec;
     if (encoding.empty()) {
@@ -320,15 +420,8 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel,
         v.etag =
             body->etag().substr(0, body->etag().size() - 1) + "-" + std::string(encoding) + "\"";
     }
-
-    // Versioned URL: ?v=<hash of the file> earns the long-lived policy.
-    std::string_view cache_control = cfg_->cache_control;
-    if (!req.query.empty()) {
-        for (const auto& [k, val] : parse_query(req.query)) {
-            if (k == "v" && !val.empty() && val == content_hash(*file))
-                cache_control = cfg_->versioned_cache_control;
-        }
-    }
+    std::string_view cache_control =
+        versioned ? cfg_->versioned_cache_control : cfg_->cache_control;
 
     ResponseHead head;
     head.headers.reserve(10);
@@ -387,7 +480,7 @@ void StaticTerminal::serve_file(const RequestHead& req, const std::string& rel,
         body_ok = head_only || add_body(out, *body, br.first, br.length());
     } else {
         // RFC 9110 §14.6: multipart/byteranges, each part with its own Content-Range.
-        std::string boundary = "squall-" + stream_.request_id();
+        std::string boundary = multipart_boundary(stream_.worker());
         uint64_t total = 0;
         std::vector<std::string> part_heads;
         for (const auto& br : range.ranges) {
@@ -537,29 +630,47 @@ std::string url_for(const StaticConfig& cfg, const std::string& rel) {
     return url;
 }
 
-std::string hash_of(const StaticConfig& cfg, const std::string& rel) {
-    OpenFile f;
-    f.fd = open_beneath(cfg.root_fd, rel, cfg.follow_symlinks);
-    if (f.fd < 0 || fstat(f.fd, &f.st) != 0) return {};
-    return content_hash(f);
-}
-
-void StaticTerminal::serve_manifest(const RequestHead& req) {
+// The manifest of `cfg`'s files as JSON text, each URL mapped to its versioned form. Runs on
+// the hasher thread: it walks the tree and reads every file not hashed yet.
+std::string manifest_json(const StaticConfig& cfg) {
     std::vector<std::string> files;
-    collect_files(*cfg_, cfg_->root_fd, "", files);
+    collect_files(cfg, cfg.root_fd, "", files);
+    ContentHasher& hasher = ContentHasher::instance();
     nlohmann::json j = nlohmann::json::object();
     for (const auto& rel : files) {
-        std::string url = url_for(*cfg_, rel);
-        std::string h = hash_of(*cfg_, rel);
+        std::string url = url_for(cfg, rel);
+        std::string h;
+        int fd = open_beneath(cfg.root_fd, rel, cfg.follow_symlinks);
+        struct stat st {};
+        if (fd >= 0 && fstat(fd, &st) == 0) h = hasher.hash_now(st, fd);
+        if (fd >= 0) ::close(fd);
         j[url] = h.empty() ? url : url + "?v=" + h;
     }
-    std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void StaticTerminal::serve_manifest(const RequestHead&) {
+    // Built off the loop (a big tree takes seconds to hash the first time); builds asked for
+    // while one waits to start share it.
+    std::shared_ptr<const StaticConfig> site = cfg_;
+    const StaticConfig* key = site.get();
+    auto done = later([](StaticTerminal& t, const std::string& text) { t.send_manifest(text); });
+    if (!ContentHasher::instance().run(
+            key, [site = std::move(site)] { return manifest_json(*site); },
+            cache().port(stream_.worker()), std::move(done))) {
+        Headers extra;
+        extra.add("Retry-After", "1");
+        stream_.send_local_reply_with(503, "the manifest cannot be built now", std::move(extra));
+    }
+}
+
+void StaticTerminal::send_manifest(const std::string& text) {
     ResponseHead head;
     head.status = 200;
     head.headers.add("Content-Type", "application/json");
     head.headers.add("Cache-Control", "no-cache");
     head.headers.add("Content-Length", std::to_string(text.size()));
-    if (req.method == "HEAD") {
+    if (stream_.request().method == "HEAD") {
         stream_.send_response_head(std::move(head), true);
         return;
     }
@@ -641,12 +752,25 @@ std::vector<std::string_view> preferred_encodings(const Headers& request) {
 }
 
 std::string versioned_url(const Config& cfg, std::string_view url_path) {
+    // Only the hash cache answers here (templates render on the event loop): a file not
+    // hashed yet is queued for the hasher thread and keeps its plain URL until it is.
+    ContentHasher& hasher = ContentHasher::instance();
     for (const auto& s : cfg.static_sites) {
         if (s->prefix.empty() || url_path.substr(0, s->prefix.size()) != s->prefix) continue;
         std::string rel;
         if (file_path(*s, url_path, rel) != PathCheck::Ok || rel.empty()) continue;
-        std::string h = hash_of(*s, rel);
-        if (!h.empty()) return std::string(url_path) + "?v=" + h;
+        int fd = open_beneath(s->root_fd, rel, s->follow_symlinks);
+        if (fd < 0) continue;
+        struct stat st {};
+        bool ok = fstat(fd, &st) == 0;
+        ::close(fd);
+        if (!ok) continue;
+        std::optional<std::string> h = hasher.cached(st);
+        if (!h) {
+            hasher.hash(s, rel, st, nullptr, nullptr);
+            continue;
+        }
+        if (!h->empty()) return std::string(url_path) + "?v=" + *h;
     }
     return std::string(url_path);
 }

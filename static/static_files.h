@@ -1,9 +1,11 @@
 // The static file terminal: `static = { root = "public", ... }` on a route serves files under
 // a root with the route's prefix stripped: index files, directory redirects and listings, SPA
 // fallback, conditional and range requests, precompressed siblings (.br, .zst, .gz) chosen by
-// Accept-Encoding, and content-hashed versioned URLs (?v=<hash>) cached for a year.
+// Accept-Encoding, and content-hashed versioned URLs (?v=<hash>) cached for a year (hashes
+// come from the hasher thread, content_hash.h; a request waits for one off the loop).
 //
-//   GET/HEAD only ─→ decode and check the path ─→ open beneath the root (FileCache)
+//   GET/HEAD only ─→ check and decode the path segment by segment ─→ open beneath the root
+//     (FileCache)
 //     directory: redirect to "dir/", index file, listing or 403
 //     missing: SPA fallback (HTML clients) or 404
 //     file: variant ─→ validators ─→ 304/412 ─→ Range (206/416) ─→ 200
@@ -46,7 +48,9 @@ std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg,
                                                     const RouteMatch& match);
 
 // The versioned form of a URL path served by one of `cfg`'s static routes ("/s/app.css" →
-// "/s/app.css?v=3f2a9c1b7d10"), or the path unchanged. For templates: {{#static_url}}.
+// "/s/app.css?v=3f2a9c1b7d10"), or the path unchanged. For templates: {{#static_url}}. Only
+// the hash cache is asked (this runs on the event loop): a file not hashed yet is queued for
+// the hasher thread and keeps its plain URL until its hash is known.
 std::string versioned_url(const Config& cfg, std::string_view url_path);
 
 // The Content-Type of `name` under `cfg` (overrides first, then the built-in table).
