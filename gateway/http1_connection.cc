@@ -201,14 +201,13 @@ void Http1Connection::handle_head() {
     head_request_ = req.is_head();
     expect_continue_ = req.expect_continue;
     stream_wants_body_ = req.has_body();
-    const Duration total = config_->server.timeouts.body_total;
-    body_deadline_ms_ = stream_wants_body_ && total.count() > 0
-                            ? TimerQueue::now_ms() + total.count()
-                            : kNever;
     body_paused_ = false;
+    stream_ = std::make_unique<Stream>(worker_, *this, config_, info_);
+    const Duration total = config_->server.timeouts.body_total;
+    if (stream_wants_body_ && total.count() > 0)
+        stream_->set_body_deadline_ms(TimerQueue::now_ms() + total.count());
     arm(stream_wants_body_ ? Timer::Body : Timer::None);
     strip_connection_listed(req);
-    stream_ = std::make_unique<Stream>(worker_, *this, config_, info_);
     stream_->on_request_head(std::move(req), !stream_wants_body_);
 }
 
@@ -320,9 +319,9 @@ void Http1Connection::pause_request_body(bool paused) {
     // While Squall does not read, neither body timeout runs: the wait is the upstream's.
     const bool reading_body = phase_ == Phase::Active && !request_done_ && stream_wants_body_;
     const int64_t now = TimerQueue::now_ms();
-    if (body_deadline_ms_ != kNever) {
-        body_deadline_ms_ = paused ? std::max<int64_t>(body_deadline_ms_ - now, 0)
-                                   : now + body_deadline_ms_;
+    if (stream_ && stream_->body_deadline_ms() != kNever) {
+        int64_t d = stream_->body_deadline_ms();
+        stream_->set_body_deadline_ms(paused ? std::max<int64_t>(d - now, 0) : now + d);
     }
     if (reading_body && !response_done_) arm(paused ? Timer::None : Timer::Body);
     if (!processing_) update_reading();
@@ -452,8 +451,9 @@ void Http1Connection::arm(Timer t) {
             break;
         case Timer::Body:
             d = to.body;
-            if (!body_paused_ && body_deadline_ms_ != kNever && !request_done_) {
-                int64_t left = body_deadline_ms_ - TimerQueue::now_ms();
+            if (stream_ && !body_paused_ && stream_->body_deadline_ms() != kNever &&
+                !request_done_) {
+                int64_t left = stream_->body_deadline_ms() - TimerQueue::now_ms();
                 if (left < d.count()) d = Duration(std::max<int64_t>(left, 0));
             }
             break;
@@ -489,7 +489,8 @@ void Http1Connection::on_deadline() {
         case Timer::Body:
             keep_alive_ = false;
             if (stream_ && !head_sent_ && !response_done_) {
-                bool total = body_deadline_ms_ != kNever && TimerQueue::now_ms() >= body_deadline_ms_;
+                bool total = !body_paused_ && stream_->body_deadline_ms() != kNever &&
+                             TimerQueue::now_ms() >= stream_->body_deadline_ms();
                 stream_->send_local_reply(
                     408, total ? "the request body did not arrive within timeouts.body_total"
                                : "the request body did not arrive in time");

@@ -90,9 +90,6 @@ class Http1Connection final : public Connection,
     PlainTransport transport_;  // embedded: an idle connection is one allocation
     InputBuffer in_;
     int64_t deadline_ms_ = 0;  // when timer_kind_ expires (monotonic ms)
-    // The request body's total deadline (timeouts.body_total); while body_paused_, the time
-    // left on it instead (time Squall is not reading does not count).
-    int64_t body_deadline_ms_ = INT64_MAX;
     ConnectionInfo info_;
     std::shared_ptr<const Config> config_;  // refreshed per request
     std::unique_ptr<Http1Codec> codec_;     // only while a request is being read (idle: none)

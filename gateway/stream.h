@@ -73,6 +73,11 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     void on_downstream_reset();
     // Every body byte reached the sink with end_stream.
     bool response_complete() const { return response_done_; }
+    // The request body's deadline (server.timeouts.body_total), kept here for the connection
+    // side (one per stream, so per HTTP/2 stream too): monotonic ms, or while the connection is
+    // not reading, the time left. INT64_MAX: none.
+    int64_t body_deadline_ms() const { return body_deadline_ms_; }
+    void set_body_deadline_ms(int64_t v) { body_deadline_ms_ = v; }
 
     // StreamCallbacks
     RequestHead& request() override { return request_; }
@@ -160,6 +165,7 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     EvbufferPtr pending_resp_;
     bool pending_resp_end_ = false;
     Headers trailers_;
+    int64_t body_deadline_ms_ = INT64_MAX;
     bool response_done_ = false;
     bool logged_ = false;
     bool destroyed_ = false;
