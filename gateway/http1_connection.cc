@@ -39,9 +39,9 @@ bool connection_owned(std::string_view name) {
 // Fields a client's Connection header may not remove (RFC 9110 §7.6.1 lets it name any field,
 // but these are what the gateway vouches for or frames the message with).
 bool protected_from_connection(std::string_view n) {
-    return iequals(n, "host") || iequals(n, "content-length") ||
-           iequals(n, "transfer-encoding") || iequals(n, "forwarded") || iequals(n, "via") ||
-           iequals(n, "x-request-id") || iequals(n, "x-correlation-id") ||
+    return iequals(n, "host") || iequals(n, "content-length") || iequals(n, "transfer-encoding") ||
+           iequals(n, "forwarded") || iequals(n, "via") || iequals(n, "x-request-id") ||
+           iequals(n, "x-correlation-id") ||
            (n.size() > 12 && iequals(n.substr(0, 12), "x-forwarded-"));
 }
 
@@ -102,8 +102,7 @@ void Http1Connection::on_data(const char* data, size_t len) {
 }
 
 void Http1Connection::on_eof() {
-    if (phase_ == Phase::Active && request_done_ && !response_done_ && stream_ &&
-        in_.size() == 0) {
+    if (phase_ == Phase::Active && request_done_ && !response_done_ && stream_ && in_.size() == 0) {
         // The client closed (or half-closed) while its response was pending: like nginx, take
         // it as gone, cancel the upstream side and log 499, rather than hold an upstream
         // connection until its timeout for an answer nobody may read.

@@ -67,7 +67,7 @@ struct Route {
     std::vector<std::shared_ptr<const FilterFactory>> filters;
     std::shared_ptr<const TerminalFactory> terminal;
     std::shared_ptr<const ErrorPages> error_pages;  // this route's pages, inheriting the server's
-    std::optional<ErrorFormat> error_format;  // overrides server.error_format
+    std::optional<ErrorFormat> error_format;        // overrides server.error_format
 };
 
 // Splits a raw query string and percent-decodes names and values ('+' is a space).

@@ -128,9 +128,8 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
         auto& fields = request_.headers.fields();
         for (size_t i = 0; i < fields.size(); ++i) {
             if (fields[i].name.find('_') == std::string::npos) continue;
-            std::erase_if(fields, [](const HeaderField& f) {
-                return f.name.find('_') != std::string::npos;
-            });
+            std::erase_if(
+                fields, [](const HeaderField& f) { return f.name.find('_') != std::string::npos; });
             break;
         }
     }
@@ -346,8 +345,8 @@ void Stream::reply(int status, std::string_view detail, std::string_view log_det
     }
     const ErrorPages& pages =
         route_ && route_->error_pages ? *route_->error_pages : *config_->error_pages;
-    ErrorFormat format = route_ && route_->error_format ? *route_->error_format
-                                                         : config_->server.error_format;
+    ErrorFormat format =
+        route_ && route_->error_format ? *route_->error_format : config_->server.error_format;
     bool json = format == ErrorFormat::Json ||
                 (format == ErrorFormat::Auto && prefers_json(request_.headers));
     ErrorContext ctx;

@@ -86,7 +86,8 @@ std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker,
 void UpstreamConnection::on_connect_event(evutil_socket_t, short what, void* arg) noexcept {
     auto* c = static_cast<UpstreamConnection*>(arg);
     if (what & EV_READ) {  // synthetic: connect() failed at once
-        c->fail(UpstreamFailure::ConnectFailed, "connect failed: " + std::string(strerror(c->connect_errno_)));
+        c->fail(UpstreamFailure::ConnectFailed,
+                "connect failed: " + std::string(strerror(c->connect_errno_)));
         return;
     }
     c->finish_connect((what & EV_TIMEOUT) != 0);
@@ -199,7 +200,8 @@ void UpstreamConnection::process() {
                     return;
                 }
                 if (head.status < 200) {
-                    interim_bytes_ += static_cast<uint32_t>(std::min<size_t>(s.skip, kMaxInterimBytes));
+                    interim_bytes_ +=
+                        static_cast<uint32_t>(std::min<size_t>(s.skip, kMaxInterimBytes));
                     if (++interim_count_ > kMaxInterim || interim_bytes_ > kMaxInterimBytes) {
                         fail(UpstreamFailure::Protocol, "too many interim (1xx) responses");
                         return;
@@ -252,7 +254,8 @@ done:
     if (!deliver_head()) return;
     if (eof_ && !closed_ && !paused_ && (in_.size() == 0 || stalled)) {
         if (!in_flight_) {
-            fail(UpstreamFailure::Reset, "closed while idle");  // an idle connection the peer closed
+            fail(UpstreamFailure::Reset,
+                 "closed while idle");  // an idle connection the peer closed
             return;
         }
         Http1Codec::Step s = codec_.on_eof();

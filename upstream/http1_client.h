@@ -128,12 +128,12 @@ class UpstreamConnection final : public TransportHandler,
     InputBuffer in_;
     EvbufferPtr body_;
     uint64_t requests_ = 0;
-    uint64_t body_bytes_ = 0;      // of the current response
-    uint32_t interim_count_ = 0;   // 1xx responses to the current request
+    uint64_t body_bytes_ = 0;     // of the current response
+    uint32_t interim_count_ = 0;  // 1xx responses to the current request
     uint32_t interim_bytes_ = 0;
     std::string failure_detail_;
     int connect_errno_ = 0;
-    bool head_pending_ = false;    // a final head parsed but not yet handed to the holder
+    bool head_pending_ = false;  // a final head parsed but not yet handed to the holder
     bool in_flight_ = false;
     bool response_started_ = false;
     bool request_done_ = false;

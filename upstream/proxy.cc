@@ -693,7 +693,8 @@ void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::st
 void ProxyTerminal::on_total_timeout(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<ProxyTerminal*>(arg);
     if (self->destroyed_ || self->phase_ == Phase::Done) return;
-    std::string where = self->endpoint_ >= 0 ? self->endpoint_name() : "upstream '" + self->up_.name() + "'";
+    std::string where =
+        self->endpoint_ >= 0 ? self->endpoint_name() : "upstream '" + self->up_.name() + "'";
     self->stop_balancing();
     self->release_connection(false);
     self->fail(504, "the upstream did not finish in time",

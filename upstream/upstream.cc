@@ -111,11 +111,11 @@ void Upstream::report_failure(size_t i, int64_t now_ms, std::string_view why) co
     h.ejected_until.store(now_ms + ms, std::memory_order_relaxed);
     h.failures.store(0, std::memory_order_relaxed);
     h.ejected_logged.store(true, std::memory_order_relaxed);
-    log_warn("upstream '" + config_.name + "' endpoint " + endpoints_[i].config.address() +
-             " ejected for " + format_duration(Duration(ms)) + " after " + std::to_string(n) +
-             " consecutive failures (last: " + std::string(why) + ")" +
-             (in_panic(now_ms) ? "; too few endpoints left, balancing over all (panic_threshold)"
-                               : ""));
+    log_warn(
+        "upstream '" + config_.name + "' endpoint " + endpoints_[i].config.address() +
+        " ejected for " + format_duration(Duration(ms)) + " after " + std::to_string(n) +
+        " consecutive failures (last: " + std::string(why) + ")" +
+        (in_panic(now_ms) ? "; too few endpoints left, balancing over all (panic_threshold)" : ""));
 }
 
 void Upstream::report_success(size_t i) const {

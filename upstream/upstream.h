@@ -19,10 +19,10 @@ namespace gw {
 
 // Health shared by every worker and every snapshot for one upstream endpoint.
 struct EndpointHealth {
-    std::atomic<bool> healthy{true};        // the active check's verdict
-    std::atomic<int64_t> ejected_until{0};  // passive ejection, monotonic ms
-    std::atomic<int> failures{0};           // consecutive failures seen by traffic
-    std::atomic<int> ejections{0};          // consecutive ejections (for back-off)
+    std::atomic<bool> healthy{true};          // the active check's verdict
+    std::atomic<int64_t> ejected_until{0};    // passive ejection, monotonic ms
+    std::atomic<int> failures{0};             // consecutive failures seen by traffic
+    std::atomic<int> ejections{0};            // consecutive ejections (for back-off)
     std::atomic<bool> ejected_logged{false};  // an ejection whose end is not yet logged
 
     bool available(int64_t now_ms) const {

@@ -53,8 +53,7 @@ std::optional<std::pair<int, int>> parse_status_range(std::string_view s) {
     }
     int lo = 0, hi = 0;
     if (s.size() == 3 && num(s, lo)) return std::make_pair(lo, lo);
-    if (s.size() == 7 && s[3] == '-' && num(s.substr(0, 3), lo) && num(s.substr(4), hi) &&
-        lo <= hi)
+    if (s.size() == 7 && s[3] == '-' && num(s.substr(0, 3), lo) && num(s.substr(4), hi) && lo <= hi)
         return std::make_pair(lo, hi);
     return std::nullopt;
 }
@@ -174,8 +173,8 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
             for (const auto& s : *list) {
                 auto range = parse_status_range(s);
                 if (!range) {
-                    p->error("statuses", "invalid status \"" + s +
-                                             "\" (e.g. \"503\", \"5xx\" or \"502-504\")");
+                    p->error("statuses",
+                             "invalid status \"" + s + "\" (e.g. \"503\", \"5xx\" or \"502-504\")");
                 } else {
                     u.passive.statuses.push_back(*range);
                 }

@@ -114,12 +114,13 @@ TEST_CASE("review: back-pressure from a slow upstream is not a slow client body 
         }
         c.send(http_response(200, "took " + std::to_string(body_bytes)));
     });
-    TestServer s(upstream_config({up.address()},
-                                 "timeouts = { response_header = \"10s\", idle = \"10s\" }\n", "",
-                                 "[server.limits]\nmax_body_size = 0\n[server.timeouts]\nbody = \"400ms\"\n"));
+    TestServer s(upstream_config(
+        {up.address()}, "timeouts = { response_header = \"10s\", idle = \"10s\" }\n", "",
+        "[server.limits]\nmax_body_size = 0\n[server.timeouts]\nbody = \"400ms\"\n"));
     Client c(s.port());
-    std::string head = "POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: " +
-                       std::to_string(kBody) + "\r\n\r\n";
+    std::string head =
+        "POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(kBody) +
+        "\r\n\r\n";
     std::atomic<bool> sent_all{false};
     std::thread sender([&] {
         std::string body(kBody, 'a');

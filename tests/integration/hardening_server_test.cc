@@ -89,8 +89,8 @@ TEST_CASE("hardening #2: the static file cache never exhausts descriptors",
     std::string cfg = write_file(
         dir, "squall.toml",
         "[server]\nworkers = 2\n[log]\naccess = \"off\"\n[[listener]]\nname = \"web\"\naddress = "
-        "\"127.0.0.1:" + std::to_string(port) +
-            "\"\n[upstream.app]\nendpoints = [\"" + up.address() +
+        "\"127.0.0.1:" +
+            std::to_string(port) + "\"\n[upstream.app]\nendpoints = [\"" + up.address() +
             "\"]\n[[route]]\npath_prefix = \"/p/\"\nproxy = { upstream = \"app\" }\n"
             "[[route]]\npath_prefix = \"/\"\nstatic = { root = \"public\" }\n");
     // Soft and hard limit 256: nothing to raise to, so the cache must fit.
@@ -116,13 +116,14 @@ TEST_CASE("hardening #2: the soft descriptor limit is raised to the hard one",
           "[integration][hardening_server]") {
     std::string dir = temp_dir();
     uint16_t port = free_port();
-    std::string cfg = write_file(dir, "squall.toml",
-                                 "[server]\nworkers = 1\n[log]\naccess = \"off\"\n[[listener]]\n"
-                                 "address = \"127.0.0.1:" +
-                                     std::to_string(port) +
-                                     "\"\n[[route]]\nrespond = { body = \"x\" }\n");
-    Child squall({"/bin/sh", "-c", "ulimit -S -n 200 && ulimit -H -n 4000 && exec \"$0\" run \"$1\"",
-                  GW_SQUALL_BIN, cfg});
+    std::string cfg =
+        write_file(dir, "squall.toml",
+                   "[server]\nworkers = 1\n[log]\naccess = \"off\"\n[[listener]]\n"
+                   "address = \"127.0.0.1:" +
+                       std::to_string(port) + "\"\n[[route]]\nrespond = { body = \"x\" }\n");
+    Child squall({"/bin/sh", "-c",
+                  "ulimit -S -n 200 && ulimit -H -n 4000 && exec \"$0\" run \"$1\"", GW_SQUALL_BIN,
+                  cfg});
     REQUIRE(squall.wait_for_err("started"));
     auto [soft, hard] = nofile_limits(squall.pid());
     CHECK(hard == "4000");
@@ -133,11 +134,11 @@ TEST_CASE("hardening #2: accept failing on the descriptor limit is logged once p
           "[integration][hardening_server]") {
     std::string dir = temp_dir();
     uint16_t port = free_port();
-    std::string cfg = write_file(dir, "squall.toml",
-                                 "[server]\nworkers = 1\n[log]\naccess = \"off\"\n[[listener]]\n"
-                                 "address = \"127.0.0.1:" +
-                                     std::to_string(port) +
-                                     "\"\n[[route]]\nrespond = { body = \"x\" }\n");
+    std::string cfg =
+        write_file(dir, "squall.toml",
+                   "[server]\nworkers = 1\n[log]\naccess = \"off\"\n[[listener]]\n"
+                   "address = \"127.0.0.1:" +
+                       std::to_string(port) + "\"\n[[route]]\nrespond = { body = \"x\" }\n");
     Child squall({"/bin/sh", "-c", "ulimit -n 40 && exec \"$0\" run \"$1\"", GW_SQUALL_BIN, cfg});
     REQUIRE(squall.wait_for_err("started"));
     std::vector<std::unique_ptr<Client>> clients;
@@ -214,10 +215,10 @@ TEST_CASE("hardening #3: an error log nobody reads never stops the server",
     std::string dir = temp_dir();
     StuckFifo fifo(dir + "/error.fifo");
     DeadPort dead;
-    std::string cfg = config_with("[upstream.app]\nendpoints = [\"127.0.0.1:" +
-                                  std::to_string(dead.port()) +
-                                  "\"]\nretries = { attempts = 0 }\n"
-                                  "[[route]]\nproxy = { upstream = \"app\" }\n");
+    std::string cfg =
+        config_with("[upstream.app]\nendpoints = [\"127.0.0.1:" + std::to_string(dead.port()) +
+                    "\"]\nretries = { attempts = 0 }\n"
+                    "[[route]]\nproxy = { upstream = \"app\" }\n");
     cfg.replace(cfg.find("level = \"error\""), 15,
                 "level = \"debug\"\nerror = \"" + fifo.path + "\"");
     TestServer s(cfg);
@@ -257,11 +258,11 @@ TEST_CASE("hardening #3: an error log nobody reads never stops the server",
 
 TEST_CASE("hardening #10: a route condition holds only when every occurrence satisfies it",
           "[integration][hardening_server]") {
-    TestServer s(config_with(
-        "[[route]]\npath = \"/q\"\nquery = [{ name = \"id\", regex = \"^[0-9]+$\" }]\n"
-        "respond = { body = \"matched\" }\n"
-        "[[route]]\npath = \"/h\"\nheaders = [{ name = \"X-Env\", value = \"prod\" }]\n"
-        "respond = { body = \"matched\" }\n"));
+    TestServer s(
+        config_with("[[route]]\npath = \"/q\"\nquery = [{ name = \"id\", regex = \"^[0-9]+$\" }]\n"
+                    "respond = { body = \"matched\" }\n"
+                    "[[route]]\npath = \"/h\"\nheaders = [{ name = \"X-Env\", value = \"prod\" }]\n"
+                    "respond = { body = \"matched\" }\n"));
     CHECK(request(s.port(), get("/q?id=1")).body == "matched");
     CHECK(request(s.port(), get("/q?id=1&id=1%27--")).status == 404);
     CHECK(request(s.port(), get("/q?id=1%27--&id=1")).status == 404);
@@ -281,7 +282,8 @@ TEST_CASE("hardening #11: a deny route cannot be bypassed into static files",
                           "merge_slashes = false\n", "encoded_slashes = \"decode\"\n");
     std::string cfg = config_with(
         "[[route]]\npath_prefix = \"/static/private/\"\nrespond = { status = 403, body = \"no\" }\n"
-        "[[route]]\npath_prefix = \"/static/\"\nstatic = { root = \"" + dir + "/public\" }\n",
+        "[[route]]\npath_prefix = \"/static/\"\nstatic = { root = \"" +
+            dir + "/public\" }\n",
         "[server.paths]\n" + paths);
     TestServer s(cfg);
     for (const char* target : {"/static/private%2Fsecret.txt", "/static//private/secret.txt",
@@ -299,15 +301,18 @@ TEST_CASE("hardening #16: the multipart boundary is generated, not the client's 
           "[integration][hardening_server]") {
     std::string dir = temp_dir();
     write_file(dir, "data.txt", std::string(1000, 'd'));
-    TestServer s(config_with("[filter.ids]\ntype = \"request_id\"\n"
-                             "[[route]]\nfilters = [\"ids\"]\nstatic = { root = \"" +
-                             dir + "\" }\n"));
+    TestServer s(
+        config_with("[filter.ids]\ntype = \"request_id\"\n"
+                    "[[route]]\nfilters = [\"ids\"]\nstatic = { root = \"" +
+                    dir + "\" }\n"));
     std::string client_id(150, 'a');
     client_id += ":b:c";
     // Two ranges far enough apart not to be merged into one (range.cc merges gaps up to 80
     // bytes), so the answer is multipart.
-    Response r = request(s.port(), get("/data.txt", "Range: bytes=0-1,500-501\r\n"
-                                                    "X-Request-Id: " + client_id + "\r\n"));
+    Response r = request(s.port(), get("/data.txt",
+                                       "Range: bytes=0-1,500-501\r\n"
+                                       "X-Request-Id: " +
+                                           client_id + "\r\n"));
     REQUIRE(r.status == 206);
     std::string type = field(r, "content-type");
     size_t at = type.find("boundary=");
@@ -330,9 +335,10 @@ TEST_CASE("hardening #16: hashing for versioned URLs and the manifest stays off 
         REQUIRE(::ftruncate(fd, 60 * 1024 * 1024) == 0);
         ::close(fd);
     }
-    TestServer s(config_with("[[route]]\npath = \"/ping\"\nrespond = { body = \"pong\" }\n"
-                             "[[route]]\npath_prefix = \"/s/\"\nstatic = { root = \"" +
-                             dir + "/public\", manifest = \"/s/manifest.json\" }\n"));
+    TestServer s(
+        config_with("[[route]]\npath = \"/ping\"\nrespond = { body = \"pong\" }\n"
+                    "[[route]]\npath_prefix = \"/s/\"\nstatic = { root = \"" +
+                    dir + "/public\", manifest = \"/s/manifest.json\" }\n"));
     auto order_check = [&](const std::string& slow_request, bool head) {
         Client slow(s.port());
         REQUIRE(slow.send(slow_request));
@@ -354,7 +360,8 @@ TEST_CASE("hardening #16: hashing for versioned URLs and the manifest stays off 
     int fd = ::open((dir + "/public/big9.bin").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
     REQUIRE(::ftruncate(fd, 61 * 1024 * 1024) == 0);
     ::close(fd);
-    Response head = order_check("HEAD /s/big9.bin?v=000000000000 HTTP/1.1\r\nHost: t\r\n\r\n", true);
+    Response head =
+        order_check("HEAD /s/big9.bin?v=000000000000 HTTP/1.1\r\nHost: t\r\n\r\n", true);
     CHECK(field(head, "cache-control") == "<none>");
 }
 
@@ -387,7 +394,7 @@ TEST_CASE("hardening #16: chunk sizes may have leading zeros; values past 2^63 a
     // refused chunk size can still get its 400.
     FakeUpstream up([](FakeConn& c) { c.wait_closed(3000); });
     TestServer p(config_with("[upstream.app]\nendpoints = [\"" + up.address() +
-                             "\"]\n[[route]]\nproxy = { upstream = \"app\" }\n",
+                                 "\"]\n[[route]]\nproxy = { upstream = \"app\" }\n",
                              "[server.limits]\nmax_body_size = 0\n"));
     Response big = request(p.port(),
                            "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"

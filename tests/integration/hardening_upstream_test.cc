@@ -39,8 +39,9 @@ std::string field(const Response& m, std::string_view name) {
 }
 
 std::string post_head(std::string_view path, size_t length, std::string_view extra = "") {
-    return "POST " + std::string(path) + " HTTP/1.1\r\nHost: test\r\nContent-Length: " +
-           std::to_string(length) + "\r\n" + std::string(extra) + "\r\n";
+    return "POST " + std::string(path) +
+           " HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(length) + "\r\n" +
+           std::string(extra) + "\r\n";
 }
 
 // Closes with SO_LINGER 0: the server sees a reset.
@@ -171,10 +172,9 @@ TEST_CASE("hardening #4: a half-closed client is treated as gone (nginx's 499)",
 
 TEST_CASE("hardening #4: a body trickled past server.timeouts.body_total gets a 408",
           "[integration][hardening]") {
-    FakeUpstream up([](FakeConn& c) {
-        c.read_some(1 << 20, 8000);
-    });
-    TestServer s(upstream_config({up.address()}, "", "", "[server.timeouts]\nbody_total = \"800ms\"\n"));
+    FakeUpstream up([](FakeConn& c) { c.read_some(1 << 20, 8000); });
+    TestServer s(
+        upstream_config({up.address()}, "", "", "[server.timeouts]\nbody_total = \"800ms\"\n"));
     Client c(s.port());
     REQUIRE(c.send(post_head("/up", 40)));
     std::atomic<bool> stop{false};
@@ -222,12 +222,14 @@ TEST_CASE("hardening #5: a slow client does not make a healthy upstream look sta
           "[integration][hardening]") {
     const std::string big(16u * 1024 * 1024, 'x');
     FakeUpstream up([&](FakeConn& c) {
-        while (c.read_request()) c.send(http_response(200, big));
+        while (c.read_request())
+            c.send(http_response(200, big));
     });
     // One failure would eject: a wrongly counted stall shows as a 503 on the next request.
-    TestServer s(upstream_config({up.address()},
-                                 "timeouts = { idle = \"300ms\" }\npassive = { consecutive_failures = 1 }\n"
-                                 "panic_threshold = 0\n"));
+    TestServer s(
+        upstream_config({up.address()},
+                        "timeouts = { idle = \"300ms\" }\npassive = { consecutive_failures = 1 }\n"
+                        "panic_threshold = 0\n"));
     {
         Client c(s.port());
         REQUIRE(c.send(get("/big")));
@@ -263,7 +265,8 @@ TEST_CASE("hardening #6: counted statuses eject, the panic threshold keeps servi
     SECTION("panic threshold on: the only endpoint keeps getting traffic") {
         std::string cfg = upstream_config(
             {up.address()}, "passive = { consecutive_failures = 2, statuses = [\"5xx\"] }\n");
-        cfg.replace(cfg.find("level = \"error\""), 15, "level = \"info\"\nerror = \"" + errlog + "\"");
+        cfg.replace(cfg.find("level = \"error\""), 15,
+                    "level = \"info\"\nerror = \"" + errlog + "\"");
         TestServer s(cfg);
         for (int i = 0; i < 6; ++i)
             CHECK(request(s.port(), get("/x")).status == 503);
@@ -292,7 +295,8 @@ TEST_CASE("hardening #7: late bytes on an idle pooled connection close it",
     std::atomic<bool> first_done{false};
     FakeUpstream up([&](FakeConn& c) {
         if (first_done.exchange(true)) {
-            while (c.read_request()) c.send(http_response(200, "fresh"));
+            while (c.read_request())
+                c.send(http_response(200, "fresh"));
             return;
         }
         if (!c.read_request()) return;
@@ -314,14 +318,15 @@ TEST_CASE("hardening #7: late bytes on an idle pooled connection close it",
 TEST_CASE("hardening #8: a client's Connection header cannot strip what the gateway adds",
           "[integration][hardening]") {
     FakeUpstream up(FakeUpstream::respond_always(http_response(200, "ok")));
-    TestServer s(config_with(
-        "[upstream.app]\nendpoints = [\"" + up.address() +
-        "\"]\n[filter.ids]\ntype = \"request_id\"\n[filter.auth]\ntype = \"headers\"\n"
-        "request = { set = { \"X-Auth-User\" = \"alice\" } }\n"
-        "[[route]]\nfilters = [\"ids\", \"auth\"]\nproxy = { upstream = \"app\" }\n"));
-    Response r = request(s.port(),
-                         get("/", "Connection: X-Auth-User, X-Request-Id, X-Forwarded-For, X-Secret\r\n"
-                                  "X-Secret: 1\r\nX-Kept: yes\r\n"));
+    TestServer s(
+        config_with("[upstream.app]\nendpoints = [\"" + up.address() +
+                    "\"]\n[filter.ids]\ntype = \"request_id\"\n[filter.auth]\ntype = \"headers\"\n"
+                    "request = { set = { \"X-Auth-User\" = \"alice\" } }\n"
+                    "[[route]]\nfilters = [\"ids\", \"auth\"]\nproxy = { upstream = \"app\" }\n"));
+    Response r =
+        request(s.port(), get("/",
+                              "Connection: X-Auth-User, X-Request-Id, X-Forwarded-For, X-Secret\r\n"
+                              "X-Secret: 1\r\nX-Kept: yes\r\n"));
     CHECK(r.status == 200);
     REQUIRE(up.requests().size() == 1);
     const FakeRequest& got = up.requests()[0];
@@ -394,7 +399,9 @@ TEST_CASE("hardening #16: an upstream 101 to a request that did not upgrade is a
           "[integration][hardening]") {
     FakeUpstream up([](FakeConn& c) {
         if (!c.read_request()) return;
-        c.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        c.send(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+            "Upgrade\r\n\r\n");
         c.wait_closed(5000);
     });
     TestServer s(upstream_config({up.address()}));
@@ -494,8 +501,8 @@ TEST_CASE("hardening #19: the error log says which endpoint failed and how",
     }
     SECTION("every attempt is named, not just 'every endpoint failed'") {
         DeadPort a, b;
-        TestServer s(with_log(upstream_config({"127.0.0.1:" + std::to_string(a.port()),
-                                               "127.0.0.1:" + std::to_string(b.port())})));
+        TestServer s(with_log(upstream_config(
+            {"127.0.0.1:" + std::to_string(a.port()), "127.0.0.1:" + std::to_string(b.port())})));
         CHECK(request(s.port(), get("/")).status == 502);
         CHECK(wait_for_file(errlog, "127.0.0.1:" + std::to_string(a.port())));
         CHECK(wait_for_file(errlog, "127.0.0.1:" + std::to_string(b.port())));
@@ -507,11 +514,11 @@ TEST_CASE("hardening #19: the error log says which endpoint failed and how",
 TEST_CASE("hardening #20: error_format = \"json\" on a route answers JSON to curl's */*",
           "[integration][hardening]") {
     DeadPort dead;
-    TestServer s(config_with("[upstream.api]\nendpoints = [\"127.0.0.1:" +
-                             std::to_string(dead.port()) +
-                             "\"]\n[[route]]\npath_prefix = \"/api/\"\nerror_format = \"json\"\n"
-                             "proxy = { upstream = \"api\" }\n[[route]]\npath = \"/x\"\n"
-                             "respond = { body = \"x\" }\n"));
+    TestServer s(
+        config_with("[upstream.api]\nendpoints = [\"127.0.0.1:" + std::to_string(dead.port()) +
+                    "\"]\n[[route]]\npath_prefix = \"/api/\"\nerror_format = \"json\"\n"
+                    "proxy = { upstream = \"api\" }\n[[route]]\npath = \"/x\"\n"
+                    "respond = { body = \"x\" }\n"));
     Response api = request(s.port(), get("/api/v1", "Accept: */*\r\n"));
     CHECK(api.status == 502);
     CHECK(field(api, "content-type") == "application/json");

@@ -118,8 +118,9 @@ TEST_CASE(
     CHECK(later_failures >= 1);
 }
 
-TEST_CASE("proxy: with every endpoint down (panic_threshold = 0) the answer is a templated 503 at once",
-          "[integration][proxy]") {
+TEST_CASE(
+    "proxy: with every endpoint down (panic_threshold = 0) the answer is a templated 503 at once",
+    "[integration][proxy]") {
     // Endpoints that accept and hang up: a reset before any response (retried for a GET).
     auto hang_up = [](FakeConn& c) {
         if (c.read_request()) c.close();

@@ -46,9 +46,10 @@ class Recorder final : public gw::UpstreamHandler {
 struct Fixture {
     Fixture() {
         gw::ConfigErrors errors("t.toml");
-        config = gw::load_config_text("[[listener]]\naddress = \"127.0.0.1:0\"\n"
-                                      "[[route]]\nrespond = {}\n",
-                                      "t.toml", "/nonexistent", errors);
+        config = gw::load_config_text(
+            "[[listener]]\naddress = \"127.0.0.1:0\"\n"
+            "[[route]]\nrespond = {}\n",
+            "t.toml", "/nonexistent", errors);
         REQUIRE(config);
         worker = std::make_unique<gw::Worker>(0, config);
         pool = std::make_unique<gw::ConnectionPool>(*worker, "test");

@@ -16,10 +16,11 @@ TEST_CASE("resolver: a failed lookup is answered from the cache, not looked up a
         gw::Resolver r(base, /*system_config=*/false);
         int answers = 0;
         std::string error;
-        r.resolve("backend.internal", 8080, gw::Duration(30000), [&](const gw::Resolver::Answer& a) {
-            ++answers;
-            if (!a.ok) error = a.error;
-        });
+        r.resolve("backend.internal", 8080, gw::Duration(30000),
+                  [&](const gw::Resolver::Answer& a) {
+                      ++answers;
+                      if (!a.ok) error = a.error;
+                  });
         for (int i = 0; i < 100 && answers == 0; ++i)
             event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
         REQUIRE(answers == 1);
