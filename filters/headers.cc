@@ -1,7 +1,7 @@
 // headers filter: remove, set, add on requests and responses.
 #include "filters/headers.h"
 
-#include "gateway/local_handlers.h"
+#include "gateway/core/local_handlers.h"
 
 namespace gw {
 namespace {

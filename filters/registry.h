@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/config_reader.h"
-#include "gateway/filter.h"
+#include "gateway/core/filter.h"
+#include "gateway/util/config_reader.h"
 
 namespace gw {
 

@@ -3,8 +3,8 @@
 
 #include <string_view>
 
-#include "gateway/headers.h"
-#include "gateway/local_handlers.h"
+#include "gateway/core/headers.h"
+#include "gateway/core/local_handlers.h"
 
 namespace gw {
 namespace {

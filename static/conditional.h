@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/headers.h"
+#include "gateway/core/headers.h"
 
 namespace gw {
 

@@ -10,24 +10,13 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/config_reader.h"
-#include "gateway/headers.h"
+#include "gateway/core/error_renderer.h"
+#include "gateway/core/headers.h"
+#include "gateway/util/config_reader.h"
 
 namespace gw {
 
-struct ErrorContext {
-    int status = 500;
-    std::string_view reason;
-    std::string_view detail;
-    std::string_view request_id;
-    std::string_view route;
-    std::string_view method;
-    std::string_view path;
-    // URL path → versioned URL, for {{#static_url}}/css/site.css{{/static_url}} (may be null).
-    const std::function<std::string(std::string_view)>* static_url = nullptr;
-};
-
-class ErrorPages {
+class ErrorPages final : public ErrorRenderer {
   public:
     struct Template;
 
@@ -40,7 +29,7 @@ class ErrorPages {
                                                       ConfigErrors& errors, SourceLoc where);
 
     // Renders the page for ctx.status. Thread-safe.
-    std::string render(const ErrorContext& ctx, bool json) const;
+    std::string render(const ErrorContext& ctx, bool json) const override;
 
   private:
     const Template* find(int status, bool json) const;
@@ -48,8 +37,5 @@ class ErrorPages {
     std::map<std::string, std::shared_ptr<Template>, std::less<>> templates_;  // "404.html", ...
     std::shared_ptr<const ErrorPages> parent_;
 };
-
-// True when the Accept header ranks application/json above text/html (RFC 9110 §12.5.1).
-bool prefers_json(const Headers& request_headers);
 
 }  // namespace gw

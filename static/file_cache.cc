@@ -15,10 +15,10 @@
 #include <cstring>
 #include <iterator>
 
-#include "gateway/log.h"
-#include "gateway/time_cache.h"
-#include "gateway/timer_queue.h"
-#include "gateway/worker.h"
+#include "gateway/core/loop.h"
+#include "gateway/util/log.h"
+#include "gateway/util/time_cache.h"
+#include "gateway/util/timer_queue.h"
 #include "static/content_hash.h"
 
 namespace gw {
@@ -134,7 +134,7 @@ size_t FileCache::fd_capacity() const {
     return std::clamp(nofile_ / 4 / caches, kMinFds, kMaxEntries);
 }
 
-const std::shared_ptr<WorkerPort>& FileCache::port(Worker& worker) {
+const std::shared_ptr<WorkerPort>& FileCache::port(Loop& worker) {
     if (!port_) {
         port_ = std::make_shared<WorkerPort>(
             [&worker](std::function<void()> fn) { worker.post(std::move(fn)); });

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/libevent.h"
+#include "gateway/util/libevent.h"
 
 namespace gw {
 
@@ -43,7 +43,7 @@ struct OpenFile {
 };
 
 class WorkerPort;
-class Worker;
+class Loop;
 
 // Entries are kept in least-recently-used order and bounded twice: kMaxEntries in all, and
 // fd_capacity() holding a descriptor (a quarter of the soft RLIMIT_NOFILE shared by every
@@ -70,7 +70,7 @@ class FileCache {
 
     // The port through which background work (content hashes) answers on `worker`'s loop;
     // closed when this cache (and so the worker) goes away.
-    const std::shared_ptr<WorkerPort>& port(Worker& worker);
+    const std::shared_ptr<WorkerPort>& port(Loop& worker);
 
     static constexpr int64_t kTtlMs = 1000;
     static constexpr size_t kMaxEntries = 4096;

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "gateway/headers.h"
-#include "gateway/units.h"
+#include "gateway/core/headers.h"
+#include "gateway/util/units.h"
 
 namespace gw {
 namespace {

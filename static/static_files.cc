@@ -17,11 +17,11 @@
 #include <kainjow/mustache.hpp>
 #include <nlohmann/json.hpp>
 
-#include "gateway/config.h"
-#include "gateway/local_handlers.h"
-#include "gateway/path.h"
-#include "gateway/time_cache.h"
-#include "gateway/worker.h"
+#include "gateway/core/config.h"
+#include "gateway/core/local_handlers.h"
+#include "gateway/core/loop.h"
+#include "gateway/core/path.h"
+#include "gateway/util/time_cache.h"
 #include "static/conditional.h"
 #include "static/content_hash.h"
 #include "static/file_cache.h"
@@ -131,7 +131,7 @@ PathCheck file_path(const StaticConfig& cfg, std::string_view req_path, std::str
 
 // A fresh multipart boundary (RFC 2046 §5.1.1: at most 70 characters from bchars): random, so
 // neither the client nor the file's content can choose or predict it.
-std::string multipart_boundary(Worker& worker) {
+std::string multipart_boundary(Loop& worker) {
     unsigned char bytes[16];
     std::string random;
     if (getrandom(bytes, sizeof(bytes), GRND_NONBLOCK) == static_cast<ssize_t>(sizeof(bytes))) {
@@ -841,6 +841,7 @@ std::shared_ptr<const TerminalFactory> parse_static(ConfigTable& t, Config& cfg,
     }
     t.finish();
     cfg.static_sites.push_back(s);
+    cfg.versioned_url = &versioned_url;
     return std::make_shared<StaticFactory>(std::move(s));
 }
 

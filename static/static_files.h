@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/config_reader.h"
-#include "gateway/filter.h"
-#include "gateway/router.h"
+#include "gateway/core/filter.h"
+#include "gateway/core/router.h"
+#include "gateway/util/config_reader.h"
 
 namespace gw {
 

@@ -5,7 +5,7 @@
 
 namespace gw {
 
-ConnectionPool::ConnectionPool(Worker& worker, std::string key)
+ConnectionPool::ConnectionPool(Loop& worker, std::string key)
     : worker_(worker), key_(std::move(key)) {
     wake_ev_.reset(event_new(worker_.base(), -1, 0, &ConnectionPool::on_wake, this));
 }

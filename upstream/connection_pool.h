@@ -30,7 +30,7 @@ class PoolWaiter {
 
 class ConnectionPool final : public UpstreamHandler {
   public:
-    ConnectionPool(Worker& worker, std::string key);
+    ConnectionPool(Loop& worker, std::string key);
     ~ConnectionPool() override;
 
     // The most recently used idle connection, or nullptr.
@@ -67,7 +67,7 @@ class ConnectionPool final : public UpstreamHandler {
     void drop_idle(UpstreamConnection& c);
     void slot_freed();
 
-    Worker& worker_;
+    Loop& worker_;
     std::string key_;
     size_t open_ = 0;
     std::deque<std::unique_ptr<UpstreamConnection>> idle_;  // back = most recent

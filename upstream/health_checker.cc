@@ -1,15 +1,15 @@
 // HealthChecker: one probe per endpoint, each on its own timer.
 #include "upstream/health_checker.h"
 
-#include "gateway/config.h"
-#include "gateway/log.h"
+#include "gateway/core/config.h"
+#include "gateway/util/log.h"
 #include "upstream/resolver.h"
 #include "upstream/upstream_context.h"
 
 namespace gw {
 
 struct HealthChecker::Probe final : UpstreamHandler {
-    Probe(Worker& w, std::shared_ptr<const Upstream> u, size_t i)
+    Probe(Loop& w, std::shared_ptr<const Upstream> u, size_t i)
         : worker(w), up(std::move(u)), index(i) {
         timer.reset(evtimer_new(worker.base(), &Probe::on_timer, this));
         deadline.reset(evtimer_new(worker.base(), &Probe::on_deadline, this));
@@ -122,7 +122,7 @@ struct HealthChecker::Probe final : UpstreamHandler {
         schedule(cfg().interval);
     }
 
-    Worker& worker;
+    Loop& worker;
     std::shared_ptr<const Upstream> up;
     size_t index;
     EventPtr timer;
@@ -134,7 +134,7 @@ struct HealthChecker::Probe final : UpstreamHandler {
     bool in_progress = false;
 };
 
-HealthChecker::HealthChecker(Worker& worker, const Config& config) {
+HealthChecker::HealthChecker(Loop& worker, const Config& config) {
     for (const auto& [name, up] : config.upstreams) {
         if (!up->config().health.enabled) continue;
         for (size_t i = 0; i < up->endpoints().size(); ++i) {

@@ -17,7 +17,7 @@ class Config;
 
 class HealthChecker {
   public:
-    HealthChecker(Worker& worker, const Config& config);
+    HealthChecker(Loop& worker, const Config& config);
     ~HealthChecker();
     size_t probes() const { return probes_.size(); }
 

@@ -30,7 +30,7 @@ Http1Limits response_limits() {
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(Worker& worker, int fd, std::string pool_key,
+UpstreamConnection::UpstreamConnection(Loop& worker, int fd, std::string pool_key,
                                        UpstreamHandler* handler)
     : worker_(worker),
       fd_(fd),
@@ -52,9 +52,8 @@ UpstreamConnection::~UpstreamConnection() {
     }
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Worker& worker,
-                                                                const sockaddr* addr, socklen_t len,
-                                                                std::string pool_key,
+std::unique_ptr<UpstreamConnection> UpstreamConnection::connect(Loop& worker, const sockaddr* addr,
+                                                                socklen_t len, std::string pool_key,
                                                                 Duration timeout,
                                                                 UpstreamHandler* handler) {
     int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -151,7 +150,7 @@ void UpstreamConnection::set_reading(bool on) {
 
 void UpstreamConnection::on_resume_event(evutil_socket_t, short, void* arg) noexcept {
     auto* c = static_cast<UpstreamConnection*>(arg);
-    Worker::Batch batch(c->worker_);
+    Loop::Batch batch(c->worker_);
     c->process();
 }
 
@@ -164,7 +163,7 @@ void UpstreamConnection::on_data(const char* data, size_t len) {
     }
     in_.begin_read(data, len);
     {
-        Worker::Batch batch(worker_);  // a response head and body leave for the client together
+        Loop::Batch batch(worker_);  // a response head and body leave for the client together
         process();
     }
     in_.end_read(closed_);
@@ -172,7 +171,7 @@ void UpstreamConnection::on_data(const char* data, size_t len) {
 
 void UpstreamConnection::on_eof() {
     eof_ = true;
-    Worker::Batch batch(worker_);
+    Loop::Batch batch(worker_);
     process();
 }
 

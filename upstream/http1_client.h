@@ -13,10 +13,10 @@
 #include <memory>
 #include <string>
 
-#include "gateway/http1_codec.h"
-#include "gateway/input_buffer.h"
-#include "gateway/transport.h"
-#include "gateway/worker.h"
+#include "gateway/core/loop.h"
+#include "gateway/http1/http1_codec.h"
+#include "gateway/transport/transport.h"
+#include "gateway/util/input_buffer.h"
 
 namespace gw {
 
@@ -52,7 +52,7 @@ class UpstreamConnection final : public TransportHandler,
                                  public TimerNode {
   public:
     // Starts a non-blocking connect; the handler hears on_connected or on_upstream_error.
-    static std::unique_ptr<UpstreamConnection> connect(Worker& worker, const sockaddr* addr,
+    static std::unique_ptr<UpstreamConnection> connect(Loop& worker, const sockaddr* addr,
                                                        socklen_t len, std::string pool_key,
                                                        Duration timeout, UpstreamHandler* handler);
     ~UpstreamConnection() override;
@@ -105,7 +105,7 @@ class UpstreamConnection final : public TransportHandler,
     void on_transport_error(int err) override;
 
   private:
-    UpstreamConnection(Worker& worker, int fd, std::string pool_key, UpstreamHandler* handler);
+    UpstreamConnection(Loop& worker, int fd, std::string pool_key, UpstreamHandler* handler);
     static void on_connect_event(evutil_socket_t fd, short what, void* arg) noexcept;
     void finish_connect(bool timed_out);
     static void on_resume_event(evutil_socket_t, short, void* arg) noexcept;
@@ -115,7 +115,7 @@ class UpstreamConnection final : public TransportHandler,
     void finish_response();
     void fail(UpstreamFailure f, std::string detail);
 
-    Worker& worker_;
+    Loop& worker_;
     int fd_;
     std::string pool_key_;
     UpstreamHandler* handler_;

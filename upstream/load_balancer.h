@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/http.h"
+#include "gateway/core/http.h"
 #include "upstream/upstream.h"
 
 namespace gw {

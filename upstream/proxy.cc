@@ -5,9 +5,9 @@
 
 #include <set>
 
-#include "gateway/libevent.h"
-#include "gateway/log.h"
-#include "gateway/stream.h"
+#include "gateway/core/stream.h"
+#include "gateway/util/libevent.h"
+#include "gateway/util/log.h"
 #include "upstream/upstream_context.h"
 
 namespace gw {

@@ -12,9 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "gateway/config.h"
-#include "gateway/filter.h"
-#include "gateway/local_handlers.h"
+#include "gateway/core/config.h"
+#include "gateway/core/filter.h"
+#include "gateway/core/local_handlers.h"
 
 namespace gw {
 

@@ -11,8 +11,8 @@
 
 #include <netinet/in.h>
 
-#include "gateway/libevent.h"
-#include "gateway/units.h"
+#include "gateway/util/libevent.h"
+#include "gateway/util/units.h"
 
 struct evdns_base;
 

@@ -9,8 +9,8 @@
 #include <map>
 #include <mutex>
 
-#include "gateway/config.h"
-#include "gateway/log.h"
+#include "gateway/core/config.h"
+#include "gateway/util/log.h"
 
 namespace gw {
 

@@ -3,40 +3,6 @@
 
 namespace gw {
 
-bool split_host_port(std::string_view text, std::string& host, uint16_t& port, bool allow_zero) {
-    std::string_view h;
-    std::string_view p;
-    if (!text.empty() && text.front() == '[') {
-        size_t close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return false;
-        h = text.substr(1, close - 1);
-        p = text.substr(close + 2);
-    } else {
-        size_t colon = text.rfind(':');
-        if (colon == std::string_view::npos) return false;
-        h = text.substr(0, colon);
-        p = text.substr(colon + 1);
-        if (h.find(':') != std::string_view::npos) return false;
-    }
-    if (h.empty()) return false;
-    if (p.empty() || p.size() > 5) return false;
-    uint32_t v = 0;
-    for (char c : p) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + static_cast<uint32_t>(c - '0');
-    }
-    if ((v == 0 && !allow_zero) || v > 65535) return false;
-    for (char c : h) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '.' || c == ':' || c == '_';
-        if (!ok) return false;
-    }
-    host.assign(h);
-    port = static_cast<uint16_t>(v);
-    return true;
-}
-
 std::optional<std::pair<int, int>> parse_status_range(std::string_view s) {
     auto num = [](std::string_view d, int& out) {
         if (d.size() != 3) return false;

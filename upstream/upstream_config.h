@@ -8,8 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/config_reader.h"
-#include "gateway/units.h"
+#include "gateway/util/address.h"
+#include "gateway/util/config_reader.h"
+#include "gateway/util/units.h"
 
 namespace gw {
 
@@ -100,9 +101,5 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t);
 
 // "503", "5xx" or "502-504" → an inclusive range of statuses.
 std::optional<std::pair<int, int>> parse_status_range(std::string_view s);
-
-// "host:port" / "[v6]:port" → host and port; false when malformed (or port 0 unless allowed).
-bool split_host_port(std::string_view text, std::string& host, uint16_t& port,
-                     bool allow_zero = false);
 
 }  // namespace gw

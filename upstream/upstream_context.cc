@@ -1,11 +1,11 @@
 // UpstreamContext.
 #include "upstream/upstream_context.h"
 
-#include "gateway/config.h"
+#include "gateway/core/config.h"
 
 namespace gw {
 
-UpstreamContext::UpstreamContext(Worker& worker) : worker_(worker) {}
+UpstreamContext::UpstreamContext(Loop& worker) : worker_(worker) {}
 
 UpstreamContext::~UpstreamContext() {
     health_.reset();  // probes use the resolver and pools' worker

@@ -49,7 +49,7 @@ class RetryBudget {
 
 class UpstreamContext {
   public:
-    explicit UpstreamContext(Worker& worker);
+    explicit UpstreamContext(Loop& worker);
     ~UpstreamContext();
 
     ConnectionPool& pool(const std::string& key);
@@ -61,7 +61,7 @@ class UpstreamContext {
     void on_config(const Config& config);
 
   private:
-    Worker& worker_;
+    Loop& worker_;
     std::map<std::string, std::unique_ptr<ConnectionPool>> pools_;
     std::map<const Upstream*,
              std::pair<std::shared_ptr<const Upstream>, std::shared_ptr<LoadBalancer>>>

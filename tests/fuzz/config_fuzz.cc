@@ -4,7 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "gateway/config.h"
+#include "gateway/config/load.h"
+#include "gateway/core/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/http1_codec.h"
+#include "gateway/http1/http1_codec.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/path.h"
-#include "gateway/router.h"
+#include "gateway/core/path.h"
+#include "gateway/core/router.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;

@@ -10,7 +10,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "gateway/headers.h"
+#include "gateway/config/load.h"
+#include "gateway/core/headers.h"
 #include "harness/harness.h"
 
 using namespace gwtest;

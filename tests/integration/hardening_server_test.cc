@@ -18,8 +18,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "gateway/access_log.h"
-#include "gateway/config.h"
+#include "gateway/core/access_log.h"
+#include "gateway/core/config.h"
 #include "harness/fake_upstream.h"
 #include "harness/harness.h"
 

@@ -19,7 +19,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "gateway/headers.h"
+#include "gateway/core/headers.h"
 #include "harness/harness.h"
 
 using namespace gwtest;

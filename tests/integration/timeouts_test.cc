@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "gateway/headers.h"
+#include "gateway/core/headers.h"
 #include "harness/harness.h"
 
 using namespace gwtest;

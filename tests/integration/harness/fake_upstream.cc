@@ -14,7 +14,7 @@
 #include <cstring>
 #include <thread>
 
-#include "gateway/headers.h"
+#include "gateway/core/headers.h"
 
 namespace gwtest {
 

@@ -23,7 +23,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "gateway/headers.h"
+#include "gateway/config/load.h"
+#include "gateway/core/headers.h"
 
 namespace gwtest {
 

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/server.h"
+#include "gateway/server/server.h"
 
 namespace gwtest {
 

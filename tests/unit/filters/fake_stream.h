@@ -9,10 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "gateway/config.h"
-#include "gateway/filter.h"
-#include "gateway/router.h"
-#include "gateway/worker.h"
+#include "gateway/config/load.h"
+#include "gateway/core/config.h"
+#include "gateway/core/filter.h"
+#include "gateway/core/router.h"
+#include "gateway/server/worker.h"
 
 namespace gwtest {
 

@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "gateway/time_cache.h"
+#include "gateway/util/time_cache.h"
 #include "static/http_date.h"
 
 using gw::Precondition;

@@ -14,8 +14,9 @@
 #include <memory>
 #include <string>
 
-#include "gateway/config.h"
-#include "gateway/worker.h"
+#include "gateway/config/load.h"
+#include "gateway/core/config.h"
+#include "gateway/server/worker.h"
 #include "upstream/http1_client.h"
 
 namespace {
