@@ -111,8 +111,10 @@ void UpstreamConnection::finish_connect(bool timed_out) {
     if (handler_) handler_->on_connected(*this);
 }
 
-void UpstreamConnection::send_request(const std::string& head, std::string_view method) {
+void UpstreamConnection::send_request(const std::string& head, std::string_view method,
+                                      bool upgrade) {
     ++requests_;
+    expect_upgrade_ = upgrade;
     codec_.reset();
     codec_.expect_response_to(method);
     in_flight_ = true;
@@ -178,6 +180,10 @@ void UpstreamConnection::on_eof() {
 void UpstreamConnection::process() {
     bool stalled = false;  // the codec needs bytes that, after an EOF, will never come
     while (!closed_ && in_flight_ && !paused_) {
+        if (tunnel_) {
+            pump_tunnel();
+            return;
+        }
         size_t avail = in_.size();
         if (avail == 0 && !codec_.at_message_end()) break;
         size_t want = codec_.in_body() ? std::min(avail, kMaxChunkLinePeek)
@@ -192,11 +198,19 @@ void UpstreamConnection::process() {
                 response_started_ = true;
                 ResponseHead& head = codec_.response();
                 if (head.status == 101) {
-                    // Squall asks no upstream to switch protocols (yet): a 101 here would
-                    // leave the client waiting for a response that never comes.
-                    fail(UpstreamFailure::Protocol,
-                         "101 Switching Protocols to a request that did not ask to upgrade");
-                    return;
+                    if (!expect_upgrade_) {
+                        // RFC 9110 §15.2.2: only an Upgrade request may be answered with a
+                        // 101; the client would wait for a response that never comes.
+                        fail(UpstreamFailure::Protocol,
+                             "101 Switching Protocols to a request that did not ask to upgrade");
+                        return;
+                    }
+                    // RFC 9110 §7.8: the connection now speaks the new protocol. What follows
+                    // the head is the upstream's first tunnel bytes.
+                    tunnel_ = true;
+                    reusable_ = false;
+                    if (handler_) handler_->on_response_head(*this, head, false);
+                    continue;
                 }
                 if (head.status < 200) {
                     interim_bytes_ +=
@@ -265,6 +279,22 @@ done:
         } else {
             fail(UpstreamFailure::Reset, closed_detail("closed"));
         }
+    }
+}
+
+// A tunnel: every byte goes to the holder as it comes; the upstream's close ends it.
+void UpstreamConnection::pump_tunnel() {
+    while (!closed_ && !paused_ && in_.size() > 0) {
+        size_t n = in_.size();
+        in_.take(n, body_.get());
+        body_bytes_ += n;
+        if (handler_) handler_->on_response_data(*this, body_.get(), false);
+        evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
+    }
+    if (eof_ && !closed_ && !paused_ && in_.size() == 0) {
+        in_flight_ = false;
+        if (handler_) handler_->on_response_data(*this, body_.get(), true);
+        close();
     }
 }
 

@@ -64,10 +64,21 @@ class UpstreamConnection final : public TransportHandler,
     uint64_t requests() const { return requests_; }
 
     // Starts a request: `head` is the serialised request head; `method` decides whether the
-    // response can have a body.
-    void send_request(const std::string& head, std::string_view method);
+    // response can have a body. `upgrade`: the request asks to switch protocols, so a 101 is
+    // expected and turns the connection into a byte pipe (on_response_data carries the
+    // upstream's bytes; end_stream when it closes). Such a connection is never reused.
+    void send_request(const std::string& head, std::string_view method, bool upgrade = false);
+    bool tunnel() const { return tunnel_; }
+    // Tunnels: no more bytes toward the upstream (the client closed its side).
+    void shutdown_write() {
+        if (transport_ && !closed_) transport_->shutdown_write();
+    }
     void send_body(evbuffer* data) { transport_->write_buffer(data); }
     void send_bytes(std::string_view bytes) { transport_->write(bytes.data(), bytes.size()); }
+    // Above this much unsent request data a producer stops and waits for
+    // on_upstream_drained() (armed with watch_drain(kLowWatermark)).
+    static constexpr size_t kHighWatermark = 256 * 1024;
+    static constexpr size_t kLowWatermark = kHighWatermark / 2;
     void flush() {
         if (transport_) transport_->flush();
     }
@@ -111,6 +122,7 @@ class UpstreamConnection final : public TransportHandler,
     static void on_resume_event(evutil_socket_t, short, void* arg) noexcept;
     void process();
     bool deliver_head();
+    void pump_tunnel();
     std::string closed_detail(std::string_view how) const;
     void finish_response();
     void fail(UpstreamFailure f, std::string detail);
@@ -139,8 +151,10 @@ class UpstreamConnection final : public TransportHandler,
     bool request_done_ = false;
     bool reusable_ = false;
     bool closed_ = false;
-    bool paused_ = false;  // the holder stopped reading (back-pressure)
-    bool eof_ = false;     // the peer closed; handled once buffered bytes are processed
+    bool paused_ = false;          // the holder stopped reading (back-pressure)
+    bool eof_ = false;             // the peer closed; handled once buffered bytes are processed
+    bool expect_upgrade_ = false;  // the request in flight asked to switch protocols
+    bool tunnel_ = false;          // a 101 was accepted: bytes, not HTTP, from here on
 };
 
 }  // namespace gw

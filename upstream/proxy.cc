@@ -3,18 +3,19 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <set>
 
-#include "gateway/core/stream.h"
 #include "gateway/util/libevent.h"
 #include "gateway/util/log.h"
+#include "gateway/websocket/handshake.h"
 #include "upstream/upstream_context.h"
 
 namespace gw {
 
 namespace {
 
-constexpr size_t kHighWatermark = 256 * 1024;
+constexpr size_t kHighWatermark = UpstreamConnection::kHighWatermark;
 constexpr size_t kMaxEarlyBody = 64 * 1024;  // body held before the upstream is ready
 
 // RFC 9110 §7.6.1: fields that describe one hop, never forwarded.
@@ -104,6 +105,11 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     };
 
     static void on_total_timeout(evutil_socket_t, short, void* arg) noexcept;
+    static void on_heartbeat(evutil_socket_t, short, void* arg) noexcept;
+    bool accept_upgrade(RequestHead& req);
+    bool begin_tunnel(ResponseHead& head);
+    void arm_heartbeat();
+    Duration body_idle() const;
     void build_head(const RequestHead& req);
     void attempt();
     void acquire();
@@ -147,7 +153,13 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     bool response_started_ = false;
     bool buffering_ = false;  // reading a small body whole before taking a connection
     bool destroyed_ = false;
+    bool tunnel_requested_ = false;  // an allowed upgrade is forwarded; a 101 may come
+    bool tunnel_ = false;            // the 101 was accepted: bytes both ways
+    bool tunnel_counted_ = false;    // holds one of the route's websocket.max_connections
+    bool sse_ = false;  // a text/event-stream response: streamed, never timed out whole
+    bool sse_heartbeat_ok_ = false;  // the response framing lets a comment line in
     EventPtr total_timer_;
+    EventPtr heartbeat_;
 };
 
 ProxyTerminal::ProxyTerminal(StreamCallbacks& stream, const ProxyConfig& cfg)
@@ -160,10 +172,11 @@ ProxyTerminal::~ProxyTerminal() {
 void ProxyTerminal::on_request_headers(RequestHead& req, bool end_stream) {
     req_end_ = end_stream;
     method_ = req.method;
+    if (!accept_upgrade(req)) return;
     build_head(req);
     lb_ = ctx_.balancer(cfg_.upstream);
     uint64_t limit = cfg_.buffer_request_body;
-    if (!end_stream && limit > 0 && (!req.content_length || *req.content_length <= limit)) {
+    if (!end_stream && limit > 0 && (req.body != BodyKind::Known || req.body_length <= limit)) {
         // A small body is read whole first: a client trickling it holds no upstream
         // connection meanwhile (the server's body timeouts bound how long it may take).
         buffering_ = true;
@@ -173,13 +186,58 @@ void ProxyTerminal::on_request_headers(RequestHead& req, bool end_stream) {
     begin();
 }
 
+// An upgrade the route allows is checked here, before any upstream sees it; one it does not
+// allow is forwarded as an ordinary request (Upgrade is hop-by-hop and dropped). False when a
+// local reply was sent.
+bool ProxyTerminal::accept_upgrade(RequestHead& req) {
+    // RFC 9110 §7.8: an Upgrade that Connection does not list is no upgrade (the codec left
+    // `upgrade` empty); it is dropped as hop-by-hop.
+    if (req.upgrade.empty()) return true;
+    std::string_view first = std::string_view(req.upgrade).substr(0, req.upgrade.find(','));
+    while (!first.empty() && first.back() == ' ')
+        first.remove_suffix(1);
+    if (std::find(cfg_.upgrades.begin(), cfg_.upgrades.end(), first) == cfg_.upgrades.end()) {
+        req.upgrade.clear();  // not this route's: an ordinary request
+        return true;
+    }
+    if (first == "websocket") {
+        HandshakeProblem p = check_websocket_request(req);
+        if (p.status == 426) {
+            Headers extra;
+            extra.add("Sec-WebSocket-Version", "13");
+            stream_.send_local_reply_with(426, p.detail, std::move(extra));
+            return false;
+        }
+        if (p.status != 0) {
+            stream_.send_local_reply(p.status, p.detail);
+            return false;
+        }
+    } else if (req.upgrade.find(',') != std::string::npos) {
+        stream_.send_local_reply(400, "one protocol at a time in Upgrade");
+        return false;
+    }
+    if (cfg_.websocket.max_connections > 0) {
+        if (cfg_.websocket.open->fetch_add(1) >= cfg_.websocket.max_connections) {
+            cfg_.websocket.open->fetch_sub(1);
+            stream_.send_error(503, "too many open tunnels on this route",
+                               "route '" + stream_.info().route_name +
+                                   "' is at websocket.max_connections (" +
+                                   std::to_string(cfg_.websocket.max_connections) + ")");
+            return false;
+        }
+        tunnel_counted_ = true;
+    }
+    tunnel_requested_ = true;
+    return true;
+}
+
 void ProxyTerminal::begin() {
     int64_t now = monotonic_ms();
     ctx_.budget(up_.name()).on_request(now);
-    if (up_.config().timeouts.total.count() > 0) {
+    if (cfg_.timeouts.total.count() > 0 && !tunnel_requested_) {
         total_timer_.reset(
             evtimer_new(stream_.event_loop(), &ProxyTerminal::on_total_timeout, this));
-        const Duration& d = up_.config().timeouts.total;
+        const Duration& d = cfg_.timeouts.total;
         timeval tv{static_cast<time_t>(d.count() / 1000),
                    static_cast<suseconds_t>((d.count() % 1000) * 1000)};
         event_add(total_timer_.get(), &tv);
@@ -289,11 +347,16 @@ void ProxyTerminal::build_head(const RequestHead& req) {
     } else if (via) {
         h += "Via: " + *via + "\r\n";
     }
-    if (req.chunked) {
+    if (req.body == BodyKind::Unknown) {
         chunked_up_ = true;
         h += "Transfer-Encoding: chunked\r\n";
-    } else if (req.content_length) {
-        h += "Content-Length: " + std::to_string(*req.content_length) + "\r\n";
+    } else if (req.body == BodyKind::Known) {
+        h += "Content-Length: " + std::to_string(req.body_length) + "\r\n";
+    }
+    if (tunnel_requested_) {
+        h += "Connection: upgrade\r\nUpgrade: ";
+        h += req.upgrade;
+        h += "\r\n";
     }
     h += "\r\n";
 }
@@ -391,9 +454,9 @@ void ProxyTerminal::start_exchange() {
         wire_ = head_;
         wire_.replace(host_hole, 1,
                       up_.endpoints()[static_cast<size_t>(endpoint_)].config.address());
-        conn_->send_request(wire_, method_);
+        conn_->send_request(wire_, method_, tunnel_requested_);
     } else {
-        conn_->send_request(head_, method_);
+        conn_->send_request(head_, method_, tunnel_requested_);
     }
     if (early_body_ && evbuffer_get_length(early_body_.get()) > 0) {
         EvbufferPtr early = std::move(early_body_);
@@ -416,12 +479,12 @@ void ProxyTerminal::start_exchange() {
         client_paused_ = true;
         stream_.pause_request_body(true);
         conn_->watch_drain(kHighWatermark / 2);
-        conn_->set_timer(up_.config().timeouts.idle);  // now the upstream must read
+        conn_->set_timer(cfg_.timeouts.idle);  // now the upstream must read
     }
 }
 
 void ProxyTerminal::on_request_data(evbuffer* data, bool end_stream) {
-    if (destroyed_) {
+    if (destroyed_ || phase_ == Phase::Done) {
         evbuffer_drain(data, evbuffer_get_length(data));
         return;
     }
@@ -448,13 +511,27 @@ void ProxyTerminal::on_request_data(evbuffer* data, bool end_stream) {
         evbuffer_drain(data, evbuffer_get_length(data));
         return;
     }
+    if (tunnel_) {
+        if (evbuffer_get_length(data) > 0) {
+            conn_->send_body(data);
+            conn_->set_timer(cfg_.websocket.idle_timeout);  // activity, either way
+        }
+        if (end_stream) conn_->shutdown_write();  // the client closed its side
+        conn_->flush();
+        if (!end_stream && conn_->output_pending() > kHighWatermark) {
+            client_paused_ = true;
+            stream_.pause_request_body(true);
+            conn_->watch_drain(kHighWatermark / 2);
+        }
+        return;
+    }
     write_body(data, end_stream);
     conn_->flush();
     if (!end_stream && conn_->output_pending() > kHighWatermark) {
         client_paused_ = true;
         stream_.pause_request_body(true);
         conn_->watch_drain(kHighWatermark / 2);
-        conn_->set_timer(up_.config().timeouts.idle);  // the upstream is not reading
+        conn_->set_timer(cfg_.timeouts.idle);  // the upstream is not reading
     }
 }
 
@@ -483,7 +560,7 @@ void ProxyTerminal::finish_request_body() {
     conn_->request_done();
     if (phase_ == Phase::Sending) {
         phase_ = Phase::AwaitingHead;
-        conn_->set_timer(up_.config().timeouts.response_header);
+        conn_->set_timer(cfg_.timeouts.response_header);
     }
 }
 
@@ -502,11 +579,11 @@ void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bo
         // upstream while the client is slow to take them.
         if (head.status == 103) {
             stream_.send_interim_head(head);
-            if (!destroyed_ && conn_ && stream_.downstream_buffered() > kHighWatermark)
-                pause_upstream();
+            if (!destroyed_ && conn_ && stream_.downstream_full()) pause_upstream();
         }
         return;
     }
+    if (head.status == 101 && !begin_tunnel(head)) return;
     response_started_ = true;
     phase_ = Phase::Streaming;
     if (up_.config().passive.counts(head.status)) {
@@ -538,12 +615,23 @@ void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bo
         out.headers.add(std::move(f.name), std::move(f.value));
     }
     if (cfg_.via) out.headers.add("Via", (via ? *via + ", " : std::string()) + "1.1 squall");
+    if (!tunnel_ && head.status >= 200) {
+        // WHATWG SSE: an event stream lives as long as events flow; no total limit applies.
+        const std::string* type = out.headers.get("content-type");
+        sse_ = type &&
+               iequals(std::string_view(*type).substr(0, type->find(';')), "text/event-stream");
+        if (sse_) {
+            if (total_timer_) event_del(total_timer_.get());
+            sse_heartbeat_ok_ = !have_length && !stream_.request().is_head();
+        }
+    }
     if (end_stream) {
         done();
     } else {
-        conn_->set_timer(up_.config().timeouts.idle);
+        conn_->set_timer(body_idle());
     }
     stream_.send_response_head(std::move(out), end_stream);
+    if (sse_ && !end_stream && !destroyed_) arm_heartbeat();
 }
 
 void ProxyTerminal::on_response_data(UpstreamConnection&, evbuffer* data, bool end_stream) {
@@ -554,11 +642,11 @@ void ProxyTerminal::on_response_data(UpstreamConnection&, evbuffer* data, bool e
     if (end_stream) {
         done();
     } else {
-        conn_->set_timer(up_.config().timeouts.idle);
+        conn_->set_timer(body_idle());
+        if (sse_) arm_heartbeat();
     }
     stream_.send_response_data(data, end_stream);
-    if (!end_stream && !destroyed_ && conn_ && stream_.downstream_buffered() > kHighWatermark)
-        pause_upstream();
+    if (!end_stream && !destroyed_ && conn_ && stream_.downstream_full()) pause_upstream();
 }
 
 // The client is slow: stop reading the upstream, and stop its idle timer with it (the stall
@@ -567,14 +655,66 @@ void ProxyTerminal::pause_upstream() {
     if (upstream_paused_) return;
     upstream_paused_ = true;
     conn_->set_reading(false);
-    conn_->clear_timer();
+    // A tunnel whose client does not read is idle: its idle timeout keeps running.
+    if (!tunnel_) conn_->clear_timer();
 }
 
 void ProxyTerminal::resume_upstream() {
     upstream_paused_ = false;
-    conn_->set_timer(phase_ == Phase::Streaming ? up_.config().timeouts.idle
-                                                : up_.config().timeouts.response_header);
+    conn_->set_timer(phase_ == Phase::Streaming ? body_idle() : cfg_.timeouts.response_header);
     conn_->set_reading(true);
+}
+
+// Between two body bytes: the tunnel's or the event stream's own limit, else the upstream's.
+Duration ProxyTerminal::body_idle() const {
+    if (tunnel_) return cfg_.websocket.idle_timeout;
+    if (sse_) return cfg_.sse.idle_timeout;
+    return cfg_.timeouts.idle;
+}
+
+// RFC 9110 §7.8, RFC 6455 §4.2.2: the upstream switched protocols. A WebSocket 101 must
+// prove it read this handshake (Sec-WebSocket-Accept); then the exchange becomes a tunnel
+// with no response-header or total timeout, only the tunnel's idle timeout. False when the
+// 101 was refused (the client gets a 502 and the connection is dropped).
+bool ProxyTerminal::begin_tunnel(ResponseHead& head) {
+    const RequestHead& req = stream_.request();
+    if (req.upgrade == "websocket") {
+        const std::string* key = req.headers.get("sec-websocket-key");
+        const std::string* accept = head.headers.get("sec-websocket-accept");
+        if (!key || !accept || *accept != websocket_accept(*key)) {
+            release_connection(false);
+            stop_balancing();
+            fail(502, "the upstream sent an invalid WebSocket handshake",
+                 endpoint_name() + ": 101 without the right Sec-WebSocket-Accept");
+            return false;
+        }
+    }
+    tunnel_ = true;
+    if (total_timer_) event_del(total_timer_.get());
+    return true;
+}
+
+void ProxyTerminal::arm_heartbeat() {
+    if (!sse_heartbeat_ok_ || cfg_.sse.heartbeat.count() <= 0) return;
+    if (!heartbeat_) heartbeat_.reset(evtimer_new(stream_.event_loop(), &on_heartbeat, this));
+    const Duration& d = cfg_.sse.heartbeat;
+    timeval tv{static_cast<time_t>(d.count() / 1000),
+               static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+    event_add(heartbeat_.get(), &tv);
+}
+
+// WHATWG SSE §9.2.7: a line starting with ':' is a comment every client ignores; sent after
+// sse.heartbeat of silence, it keeps proxies and load balancers from closing an idle stream.
+void ProxyTerminal::on_heartbeat(evutil_socket_t, short, void* arg) noexcept {
+    auto* self = static_cast<ProxyTerminal*>(arg);
+    if (self->destroyed_ || self->phase_ != Phase::Streaming) return;
+    if (!self->upstream_paused_ && !self->stream_.downstream_full()) {
+        EvbufferPtr beat = make_evbuffer();
+        evbuffer_add(beat.get(), ":\n\n", 3);
+        self->stream_.send_response_data(beat.get(), false);
+        if (self->destroyed_) return;
+    }
+    self->arm_heartbeat();
 }
 
 void ProxyTerminal::on_response_trailers(UpstreamConnection&, const Headers& trailers) {
@@ -593,6 +733,7 @@ void ProxyTerminal::done() {
     phase_ = Phase::Done;
     stop_balancing();
     if (total_timer_) event_del(total_timer_.get());
+    if (heartbeat_) event_del(heartbeat_.get());
     release_connection(true);
 }
 
@@ -622,6 +763,16 @@ void ProxyTerminal::on_upstream_error(UpstreamConnection& c, UpstreamFailure f,
 void ProxyTerminal::on_upstream_timer(UpstreamConnection& c) {
     if (destroyed_) return;
     c.close();
+    if (tunnel_) {
+        // Nothing either way for websocket.idle_timeout: both sides close, as after a close.
+        log_info("tunnel idle for websocket.idle_timeout; closing (" + endpoint_name() + ", " +
+                 stream_.request().target + ")");
+        phase_ = Phase::Done;
+        stop_balancing();
+        release_connection(false);
+        stream_.send_local_response(ResponseHead{}, {});  // resets the client side
+        return;
+    }
     std::string what = phase_ == Phase::AwaitingHead
                            ? "no response head within timeouts.response_header"
                        : phase_ == Phase::Streaming
@@ -717,6 +868,11 @@ void ProxyTerminal::on_destroy() {
                  endpoint_name() + ", " + method_ + " " + stream_.request().target + ")");
     }
     if (total_timer_) event_del(total_timer_.get());
+    if (heartbeat_) event_del(heartbeat_.get());
+    if (tunnel_counted_) {
+        tunnel_counted_ = false;
+        cfg_.websocket.open->fetch_sub(1);
+    }
     if (resolve_id_) ctx_.resolver().cancel(resolve_id_);
     if (pool_) pool_->cancel_wait(*this);
     stop_balancing();
@@ -819,6 +975,37 @@ std::shared_ptr<const TerminalFactory> parse_proxy(ConfigTable& t, const Config&
         } else {
             p.buffer_request_body = *v;
         }
+    }
+    if (p.upstream) p.timeouts = p.upstream->config().timeouts;
+    if (auto to = t.get_table("timeouts")) parse_upstream_timeouts(*to, p.timeouts);
+    if (auto v = t.get_string_list("upgrades")) {
+        p.upgrades.clear();
+        for (auto& tok : *v) {
+            bool ok = !tok.empty() && std::all_of(tok.begin(), tok.end(), [](char c) {
+                return is_tchar(static_cast<unsigned char>(c)) || c == '/';
+            });
+            if (!ok) {
+                t.error("upgrades", "'upgrades' entries are protocol tokens, like \"websocket\"");
+                continue;
+            }
+            std::string lower = to_lower(tok);
+            if (lower == "h2c") {
+                t.error("upgrades", "'h2c' cannot be tunnelled (HTTP/2 is negotiated by TLS ALPN)");
+                continue;
+            }
+            p.upgrades.push_back(std::move(lower));
+        }
+    }
+    if (auto ws = t.get_table("websocket")) {
+        if (auto v = ws->get_positive_duration("idle_timeout")) p.websocket.idle_timeout = *v;
+        if (auto v = ws->get_int("max_connections", 0, 10'000'000))
+            p.websocket.max_connections = *v;
+        ws->finish();
+    }
+    if (auto sse = t.get_table("sse")) {
+        if (auto v = sse->get_positive_duration("idle_timeout")) p.sse.idle_timeout = *v;
+        if (auto v = sse->get_duration("heartbeat")) p.sse.heartbeat = *v;
+        sse->finish();
     }
     t.finish();
     if (!p.upstream) return nullptr;

@@ -3,6 +3,14 @@
 
 namespace gw {
 
+void parse_upstream_timeouts(ConfigTable& to, UpstreamTimeouts& out) {
+    if (auto v = to.get_positive_duration("connect")) out.connect = *v;
+    if (auto v = to.get_positive_duration("response_header")) out.response_header = *v;
+    if (auto v = to.get_positive_duration("idle")) out.idle = *v;
+    if (auto v = to.get_duration("total")) out.total = *v;
+    to.finish();
+}
+
 std::optional<std::pair<int, int>> parse_status_range(std::string_view s) {
     auto num = [](std::string_view d, int& out) {
         if (d.size() != 3) return false;
@@ -148,13 +156,7 @@ UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t) {
         }
         p->finish();
     }
-    if (auto to = t.get_table("timeouts")) {
-        if (auto v = to->get_positive_duration("connect")) u.timeouts.connect = *v;
-        if (auto v = to->get_positive_duration("response_header")) u.timeouts.response_header = *v;
-        if (auto v = to->get_positive_duration("idle")) u.timeouts.idle = *v;
-        if (auto v = to->get_duration("total")) u.timeouts.total = *v;
-        to->finish();
-    }
+    if (auto to = t.get_table("timeouts")) parse_upstream_timeouts(*to, u.timeouts);
     if (auto r = t.get_table("retries")) {
         if (auto v = r->get_int("attempts", 0, 10)) u.retries.attempts = static_cast<int>(*v);
         if (auto v = r->get_int("budget_percent", 0, 100))

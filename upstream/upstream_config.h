@@ -99,6 +99,9 @@ struct UpstreamConfig {
 // Parses one [upstream.NAME] table. Errors go to the table's ConfigErrors.
 UpstreamConfig parse_upstream_config(std::string name, ConfigTable& t);
 
+// A `timeouts = {...}` table over `out` (keys it lacks keep their value).
+void parse_upstream_timeouts(ConfigTable& t, UpstreamTimeouts& out);
+
 // "503", "5xx" or "502-504" → an inclusive range of statuses.
 std::optional<std::pair<int, int>> parse_status_range(std::string_view s);
 

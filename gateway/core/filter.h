@@ -90,9 +90,12 @@ class StreamCallbacks {
     virtual void send_response_trailers(Headers trailers) = 0;
     // Terminal handlers only: an informational 1xx head (103 Early Hints) before the final one.
     virtual void send_interim_head(const ResponseHead& head) = 0;
-    // Bytes queued toward the client; a producer pauses above its high watermark and waits
-    // for on_downstream_drained().
+    // Bytes queued toward the client (in the sink, and held by response filters).
     virtual size_t downstream_buffered() const = 0;
+    // True when a producer should pause: more than the sink's high watermark is queued. The
+    // terminal then hears on_downstream_drained() once the queue is below the low watermark,
+    // whether the socket drained or a filter released the bytes it held.
+    virtual bool downstream_full() = 0;
     // Terminal handlers only: the terminal will read the request body (sends 100 Continue).
     virtual void want_request_body() = 0;
     // Terminal handlers only: stop / restart reading the request body (back-pressure from

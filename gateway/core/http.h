@@ -16,6 +16,9 @@ enum class HttpVersion : uint8_t { Http10, Http11, Http2 };
 
 std::string_view version_string(HttpVersion v);
 
+// A message body: none, of a known length, or of a length known only at its end.
+enum class BodyKind : uint8_t { None, Known, Unknown };
+
 struct RequestHead {
     std::string method;  // as received; methods are case-sensitive (RFC 9110 §9.1)
     std::string scheme = "http";
@@ -24,18 +27,23 @@ struct RequestHead {
     HttpVersion version = HttpVersion::Http11;
     Headers headers;
 
-    // Framing, filled by the codec.
-    std::optional<uint64_t> content_length;  // set when the body length is known
-    bool chunked = false;                    // HTTP/1.1 chunked request body
-    bool expect_continue = false;            // Expect: 100-continue
-    bool keep_alive = true;                  // the client allows another request after this
+    // What the body is, whatever the protocol frames it with (filled by the codec).
+    BodyKind body = BodyKind::None;
+    uint64_t body_length = 0;  // when body == Known (0 for an explicitly empty body)
+    // The protocol the client asks to switch to (HTTP/1.1 Upgrade with Connection: upgrade,
+    // later HTTP/2's :protocol), lowercase; empty for an ordinary request. Several tokens
+    // stay as the client listed them ("websocket, foo"), for the terminal to refuse.
+    std::string upgrade;
+    Headers trailers;  // request trailers, once the body has ended
 
     // Filled by the stream before routing (see path.h); the router matches on these.
     std::string host;   // lowercase, without port or trailing dot
     std::string path;   // normalised path
     std::string query;  // raw query after '?', without it
 
-    bool has_body() const { return chunked || (content_length && *content_length > 0); }
+    bool has_body() const {
+        return body == BodyKind::Unknown || (body == BodyKind::Known && body_length > 0);
+    }
     bool is_head() const { return method == "HEAD"; }
 };
 

@@ -188,8 +188,8 @@ class EchoTerminal final : public Terminal {
         head.status = 200;
         const std::string* type = req.headers.get("content-type");
         head.headers.add("Content-Type", type ? *type : "application/octet-stream");
-        if (req.content_length)
-            head.headers.add("Content-Length", std::to_string(*req.content_length));
+        if (req.body == BodyKind::Known)
+            head.headers.add("Content-Length", std::to_string(req.body_length));
         head.headers.add("X-Echo-Method", req.method);
         head.headers.add("X-Echo-Path", req.path);
         if (!end_stream) stream_.want_request_body();  // 100 Continue before our own head

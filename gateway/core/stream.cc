@@ -218,6 +218,10 @@ void Stream::on_request_data(evbuffer* data, bool end_stream) {
         evbuffer_drain(data, evbuffer_get_length(data));
         return;
     }
+    if (tunnel_) {
+        if (terminal_) terminal_->on_request_data(data, end_stream);
+        return;
+    }
     req_end_seen_ = req_end_seen_ || end_stream;
     if (!req_headers_done_ || req_stopped_ || req_held_) {
         move_into(pending_req_, data);
@@ -227,7 +231,7 @@ void Stream::on_request_data(evbuffer* data, bool end_stream) {
             send_local_reply(413, "request body exceeds max_buffered_body while a filter holds it");
             return;
         }
-        if (!req_paused_ && held > kDownstreamHighWatermark / 4) {
+        if (!req_paused_ && held > sink_.high_watermark() / 4) {
             req_paused_ = true;
             update_pause();
         }
@@ -440,6 +444,21 @@ void Stream::run_response_headers() {
 void Stream::commit_head(bool end_stream) {
     resp_committed_ = true;
     info_.status = response_.status;
+    if (response_.status == 101) {
+        // The upgrade is accepted: from here the stream is a byte pipe both ways, and body
+        // filters step aside. A 101 nobody asked for never reaches a client.
+        if (request_.upgrade.empty() || end_stream) {
+            response_done_ = true;
+            log_once();
+            destroy_handlers();
+            sink_.reset_stream();
+            return;
+        }
+        tunnel_ = true;
+        std::string_view protocol = request_.upgrade;
+        sink_.begin_tunnel(response_, protocol.substr(0, protocol.find(',')));
+        return;
+    }
     if (end_stream) {
         response_done_ = true;
         log_once();
@@ -450,6 +469,10 @@ void Stream::commit_head(bool end_stream) {
 void Stream::send_response_data(evbuffer* data, bool end_stream) {
     if (response_done_ || destroyed_ || !resp_started_) {
         evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
+    if (tunnel_) {
+        deliver(data, end_stream);
         return;
     }
     if (!resp_committed_ || resp_stopped_ || resp_held_) {
@@ -524,14 +547,41 @@ void Stream::resume_response() {
     } else {
         flush_pending_response();
     }
+    // Bytes a filter held may have been what kept a producer paused.
+    check_drained();
 }
 
 size_t Stream::downstream_buffered() const {
-    return sink_.buffered() + length(pending_resp_);
+    return sink_.buffered() + length(pending_resp_) + length(held_resp_);
+}
+
+bool Stream::downstream_full() {
+    if (downstream_buffered() <= sink_.high_watermark()) return false;
+    // The promise: this producer hears on_downstream_drained() once everything queued,
+    // here or in the sink, is below the low watermark.
+    drain_waiting_ = true;
+    if (length(pending_resp_) + length(held_resp_) == 0) sink_.notify_when_drained();
+    return true;
+}
+
+void Stream::check_drained() {
+    if (!drain_waiting_ || destroyed_) return;
+    if (length(pending_resp_) + length(held_resp_) > 0) return;  // a filter still holds bytes
+    if (sink_.buffered() > sink_.low_watermark()) {
+        sink_.notify_when_drained();
+        return;
+    }
+    drain_waiting_ = false;
+    if (terminal_) terminal_->on_downstream_drained();
 }
 
 void Stream::on_downstream_drained() {
-    if (terminal_ && !destroyed_) terminal_->on_downstream_drained();
+    if (destroyed_) return;
+    if (drain_waiting_) {
+        check_drained();
+    } else if (terminal_) {
+        terminal_->on_downstream_drained();
+    }
 }
 
 void Stream::on_downstream_reset() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/core/config.h"
+#include "gateway/core/downstream.h"
 #include "gateway/core/filter.h"
 #include "gateway/core/loop.h"
 #include "gateway/core/router.h"
@@ -19,31 +20,6 @@
 #include "gateway/util/pooled.h"
 
 namespace gw {
-
-// Bytes queued toward a client above which producers pause (and below half of which they resume).
-constexpr size_t kDownstreamHighWatermark = 256 * 1024;
-
-// The connection side of one stream (Http1Connection now; an HTTP/2 stream later).
-class DownstreamSink {
-  public:
-    virtual ~DownstreamSink() = default;
-    // The response head after every response filter. The sink adds framing and hop-by-hop
-    // headers (Date, Server, Connection, Content-Length or chunked).
-    virtual void send_head(ResponseHead& head, bool end_stream) = 0;
-    // Drains `data`. `end_stream` completes the response, with `trailers` if any.
-    virtual void send_data(evbuffer* data, bool end_stream, const Headers* trailers = nullptr) = 0;
-    // A 1xx head before the final one (ignored by clients that cannot take it).
-    virtual void send_interim(const ResponseHead& head) = 0;
-    // Aborts a response that cannot complete (the client must see a broken response).
-    virtual void reset_stream() = 0;
-    virtual size_t buffered() const = 0;
-    // Stop / restart reading the request body (back-pressure while a filter holds the chain).
-    virtual void pause_request_body(bool paused) = 0;
-    // The terminal will read the body: answer an `Expect: 100-continue` now.
-    virtual void send_continue() = 0;
-    // This exchange is the connection's last (a request Squall could not make sense of).
-    virtual void close_after_response() {}
-};
 
 // The client side of a connection, kept compact: idle connections are many.
 struct ConnectionInfo {
@@ -100,6 +76,7 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     void send_response_trailers(Headers trailers) override;
     void send_interim_head(const ResponseHead& head) override;
     size_t downstream_buffered() const override;
+    bool downstream_full() override;
     void want_request_body() override { sink_.send_continue(); }
     void pause_request_body(bool paused) override;
 
@@ -148,6 +125,7 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     bool terminal_paused_ = false;  // the terminal asked for back-pressure
     bool sink_paused_ = false;      // what the sink was last told
     void update_pause();
+    void check_drained();
 
     // Response phase.
     ResponseHead response_;
@@ -167,6 +145,8 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     Headers trailers_;
     int64_t body_deadline_ms_ = INT64_MAX;
     bool response_done_ = false;
+    bool tunnel_ = false;         // a 101 was committed: a byte pipe, no body filters
+    bool drain_waiting_ = false;  // a producer saw downstream_full() and waits for "drained"
     bool logged_ = false;
     bool destroyed_ = false;
 };

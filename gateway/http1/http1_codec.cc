@@ -122,10 +122,13 @@ void Http1Codec::reset() {
     head_request_ = false;
     // req_ was moved out to the stream; reset only what the parser reads back.
     req_.headers.clear();
-    req_.content_length.reset();
-    req_.chunked = false;
-    req_.expect_continue = false;
-    req_.keep_alive = true;
+    req_.body = BodyKind::None;
+    req_.body_length = 0;
+    req_.upgrade.clear();
+    req_.trailers.clear();
+    req_chunked_ = false;
+    req_expect_continue_ = false;
+    req_keep_alive_ = true;
     req_.authority.clear();
     resp_.headers.clear();
     resp_.reason.clear();
@@ -364,6 +367,9 @@ bool Http1Codec::finish_request_head() {
     bool has_cl = false;
     bool conn_close = false;
     bool conn_keep_alive = false;
+    bool conn_upgrade = false;
+    const std::string* upgrade = nullptr;
+    size_t upgrades = 0;
     for (const auto& f : r.headers) {
         switch (f.name.size()) {
             case 4:
@@ -380,7 +386,14 @@ bool Http1Codec::finish_request_head() {
                     for_each_list_token(f.value, [&](std::string_view t) {
                         conn_close = conn_close || iequals(t, "close");
                         conn_keep_alive = conn_keep_alive || iequals(t, "keep-alive");
+                        conn_upgrade = conn_upgrade || iequals(t, "upgrade");
                     });
+                }
+                break;
+            case 7:
+                if (iequals(f.name, "upgrade")) {
+                    upgrade = &f.value;
+                    ++upgrades;
                 }
                 break;
             case 14:
@@ -403,23 +416,37 @@ bool Http1Codec::finish_request_head() {
             return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
         // RFC 9112 §6.3 item 3: Content-Length with Transfer-Encoding is a smuggling attempt.
         if (has_cl) return fail(400, "both Content-Length and Transfer-Encoding");
-        if (!parse_transfer_encoding(r.headers, r.chunked)) return false;
-    } else if (has_cl && !parse_content_length(r.headers, r.content_length)) {
-        return false;
+        if (!parse_transfer_encoding(r.headers, req_chunked_)) return false;
+    } else if (has_cl) {
+        std::optional<uint64_t> length;
+        if (!parse_content_length(r.headers, length)) return false;
+        if (length) {
+            r.body = BodyKind::Known;
+            r.body_length = *length;
+        }
     }
-    if (r.content_length && limits_.max_body_size && *r.content_length > limits_.max_body_size) {
+    if (req_chunked_) r.body = BodyKind::Unknown;
+    if (r.body == BodyKind::Known && limits_.max_body_size &&
+        r.body_length > limits_.max_body_size) {
         return fail(413, "request body too large");
     }
     if (expect) {
         // RFC 9110 §10.1.1: only 100-continue exists; HTTP/1.0 requests ignore it.
         if (!iequals(*expect, "100-continue")) return fail(417, "unsupported expectation");
-        r.expect_continue = r.version == HttpVersion::Http11;
+        req_expect_continue_ = r.version == HttpVersion::Http11;
     }
-    r.keep_alive = r.version == HttpVersion::Http11 ? !conn_close : conn_keep_alive && !conn_close;
-    if (r.chunked) {
+    req_keep_alive_ =
+        r.version == HttpVersion::Http11 ? !conn_close : conn_keep_alive && !conn_close;
+    // RFC 9110 §7.8: Upgrade counts only when Connection lists it (it is hop-by-hop). h2c is
+    // never taken up (RFC 9113 §3.1 retired it) nor passed on.
+    if (conn_upgrade && upgrade && !iequals(*upgrade, "h2c")) {
+        r.upgrade = to_lower(*upgrade);
+        if (upgrades > 1) r.upgrade += ", ";  // several fields: refused like several tokens
+    }
+    if (req_chunked_) {
         state_ = State::ChunkSize;
-    } else if (r.content_length && *r.content_length > 0) {
-        remaining_ = *r.content_length;
+    } else if (r.body == BodyKind::Known && r.body_length > 0) {
+        remaining_ = r.body_length;
         state_ = State::Body;
     } else {
         state_ = State::Done;

@@ -73,6 +73,10 @@ class Http1Codec : public Pooled<Http1Codec> {
     const Headers& trailers() const { return trailers_; }
     HttpVersion response_version() const { return resp_version_; }
     bool response_keep_alive() const { return resp_keep_alive_; }
+    // Request mode: HTTP/1.1 facts about the head just parsed, for the connection alone.
+    bool request_chunked() const { return req_chunked_; }
+    bool request_keep_alive() const { return req_keep_alive_; }
+    bool expect_continue() const { return req_expect_continue_; }
     // Response mode: the body runs until the connection closes.
     bool close_delimited() const { return state_ == State::UntilClose; }
     // Bytes of body still expected with Content-Length framing (0 otherwise).
@@ -133,6 +137,9 @@ class Http1Codec : public Pooled<Http1Codec> {
     ResponseHead resp_;
     HttpVersion resp_version_ = HttpVersion::Http11;
     bool resp_keep_alive_ = true;
+    bool req_chunked_ = false;
+    bool req_keep_alive_ = true;
+    bool req_expect_continue_ = false;
     Headers trailers_;
     int error_status_ = 0;
     std::string error_message_;

@@ -133,6 +133,10 @@ void Http1Connection::process_input() {
 void Http1Connection::process_loop() {
     while (true) {
         if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
+        if (phase_ == Phase::Tunnel) {
+            pump_tunnel();
+            return;
+        }
         if (phase_ == Phase::Lingering) {
             in_.consume(in_.size());
             if (transport_.eof()) close_now();
@@ -194,11 +198,15 @@ void Http1Connection::handle_head() {
     continue_sent_ = false;
     discarded_ = 0;
     int64_t max_requests = config_->server.limits.max_requests_per_connection;
-    keep_alive_ = req.keep_alive && !worker_.draining() &&
+    keep_alive_ = codec_->request_keep_alive() && !worker_.draining() &&
                   (max_requests == 0 || requests_ < static_cast<uint64_t>(max_requests));
     req_version_ = req.version;
     head_request_ = req.is_head();
-    expect_continue_ = req.expect_continue;
+    expect_continue_ = codec_->expect_continue();
+    // Bytes after an upgrade request may be the new protocol's: they wait for the answer, and
+    // a refusal ends the connection (nobody can tell where the next request would start).
+    upgrade_requested_ = !req.upgrade.empty();
+    if (upgrade_requested_) keep_alive_ = false;
     stream_wants_body_ = req.has_body();
     body_paused_ = false;
     stream_ = std::make_unique<Stream>(worker_, *this, config_, info_);
@@ -208,6 +216,56 @@ void Http1Connection::handle_head() {
     arm(stream_wants_body_ ? Timer::Body : Timer::None);
     strip_connection_listed(req);
     stream_->on_request_head(std::move(req), !stream_wants_body_);
+}
+
+// A tunnel: the client's bytes go to the stream as they come (no parsing); its close ends the
+// tunnel's client-to-upstream direction.
+void Http1Connection::pump_tunnel() {
+    if (!stream_) {
+        close_now();
+        return;
+    }
+    if (in_.size() > 0 && !body_paused_) {
+        evbuffer* buf = worker_.scratch_evbuffer();
+        in_.take(in_.size(), buf);
+        stream_->on_request_data(buf, false);
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        if (phase_ != Phase::Tunnel) return;
+    }
+    if (transport_.eof() && in_.size() == 0 && !request_done_) {
+        request_done_ = true;
+        evbuffer* empty = worker_.scratch_evbuffer();
+        stream_->on_request_data(empty, true);
+    }
+}
+
+void Http1Connection::begin_tunnel(ResponseHead& head, std::string_view protocol) {
+    if (phase_ != Phase::Active || head_sent_) return;
+    head_sent_ = true;
+    std::string& out = worker_.scratch_string();
+    out.clear();
+    // RFC 9110 §15.2.2, §7.8: the 101 names the protocol the connection switches to.
+    out += "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: ";
+    out += protocol;
+    out += "\r\n";
+    for (const auto& f : head.headers) {
+        if (connection_owned(f.name) || iequals(f.name, "content-length")) continue;
+        out += f.name;
+        out += ": ";
+        out += f.value;
+        out += "\r\n";
+    }
+    out += "\r\n";
+    transport_.write(out.data(), out.size());
+    phase_ = Phase::Tunnel;
+    request_done_ = false;  // now: the client's side of the tunnel is still open
+    bodyless_ = false;
+    chunked_out_ = false;
+    length_out_ = false;
+    arm(Timer::None);  // the tunnel's idle timeout is the terminal's
+    flush_soon();
+    // Bytes the client sent after its request (before the 101) are the tunnel's first.
+    if (in_.size() > 0 || transport_.eof()) worker_.resume_later(*this);
 }
 
 // RFC 9110 §7.6.1: the fields a client's Connection header lists are for this hop only. They
@@ -324,6 +382,7 @@ void Http1Connection::pause_request_body(bool paused) {
     }
     if (reading_body && !response_done_) arm(paused ? Timer::None : Timer::Body);
     if (!processing_) update_reading();
+    if (!paused && phase_ == Phase::Tunnel && in_.size() > 0) worker_.resume_later(*this);
 }
 
 // ---- exchange completion ----
@@ -426,6 +485,11 @@ void Http1Connection::on_drained() {
     } else if (stream_) {
         stream_->on_downstream_drained();
     }
+}
+
+void Http1Connection::notify_when_drained() {
+    if (phase_ == Phase::Closed) return;
+    transport_.watch_drain(low_watermark());
 }
 
 void Http1Connection::on_transport_error(int) {
@@ -625,14 +689,25 @@ void Http1Connection::send_interim(const ResponseHead& head) {
     out += "\r\n";
     transport_.write(out.data(), out.size());
     flush_soon();
-    if (transport_.output_pending() > kDownstreamHighWatermark)
-        transport_.watch_drain(kDownstreamHighWatermark / 2);
+    if (transport_.output_pending() > high_watermark()) transport_.watch_drain(low_watermark());
 }
 
 void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* trailers) {
     size_t len = evbuffer_get_length(data);
     if (phase_ == Phase::Closed) {
         evbuffer_drain(data, len);
+        return;
+    }
+    if (phase_ == Phase::Tunnel) {
+        if (len > 0) transport_.write_buffer(data);
+        if (end_stream) {
+            // The upstream closed: what it sent reaches the client, then the connection ends.
+            keep_alive_ = false;
+            close_after_flush();
+            return;
+        }
+        flush_soon();
+        if (transport_.output_pending() > high_watermark()) transport_.watch_drain(low_watermark());
         return;
     }
     if (bodyless_) {
@@ -685,8 +760,7 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
         return;
     }
     flush_soon();
-    if (transport_.output_pending() > kDownstreamHighWatermark)
-        transport_.watch_drain(kDownstreamHighWatermark / 2);
+    if (transport_.output_pending() > high_watermark()) transport_.watch_drain(low_watermark());
 }
 
 }  // namespace gw

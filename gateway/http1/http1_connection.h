@@ -4,7 +4,8 @@
 // send stall, lingering close.
 //
 //   Idle ──byte──→ Head ──head──→ Active ──response done + request done──→ Idle (keep-alive)
-//     │              │              │
+//     │              │              │ └──101 to an upgrade──→ Tunnel ──either side closes──┐
+//     │              │              │                                                       ↓
 //     └─timeout──────┴─error/408────┴──not keep-alive──→ Closing ─flushed→ Lingering ─EOF/2s→
 //     Closed
 #pragma once
@@ -46,8 +47,10 @@ class Http1Connection final : public Connection,
     void send_head(ResponseHead& head, bool end_stream) override;
     void send_data(evbuffer* data, bool end_stream, const Headers* trailers = nullptr) override;
     void send_interim(const ResponseHead& head) override;
+    void begin_tunnel(ResponseHead& head, std::string_view protocol) override;
     void reset_stream() override { close_now(); }
     size_t buffered() const override { return transport_.output_pending(); }
+    void notify_when_drained() override;
     void pause_request_body(bool paused) override;
     void send_continue() override;
     void close_after_response() override { keep_alive_ = false; }
@@ -59,11 +62,12 @@ class Http1Connection final : public Connection,
     void on_transport_error(int err) override;
 
   private:
-    enum class Phase : uint8_t { Idle, Head, Active, Closing, Lingering, Closed };
+    enum class Phase : uint8_t { Idle, Head, Active, Tunnel, Closing, Lingering, Closed };
     enum class Timer : uint8_t { None, KeepAlive, Header, Body, Linger };
 
     void process_input();
     void process_loop();
+    void pump_tunnel();
     void handle_head();
     void strip_connection_listed(RequestHead& req);
     void handle_data(size_t n);
@@ -115,6 +119,7 @@ class Http1Connection final : public Connection,
     bool length_out_ : 1 = false;
     bool keep_alive_ : 1 = true;
     bool body_paused_ : 1 = false;
+    bool upgrade_requested_ : 1 = false;
 };
 
 }  // namespace gw

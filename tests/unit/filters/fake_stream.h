@@ -58,6 +58,7 @@ class FakeStream final : public gw::StreamCallbacks {
     void send_response_trailers(gw::Headers trailers) override { ++trailers_sent; }
     void send_interim_head(const gw::ResponseHead& head) override { ++interim_heads; }
     size_t downstream_buffered() const override { return 0; }
+    bool downstream_full() override { return false; }
     void want_request_body() override {}
     void pause_request_body(bool paused) override {}
 

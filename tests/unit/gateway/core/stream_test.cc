@@ -58,13 +58,19 @@ class FakeSink final : public gw::DownstreamSink {
         events.push_back("reset");
         ++resets;
     }
-    size_t buffered() const override { return 0; }
+    void begin_tunnel(gw::ResponseHead& head, std::string_view protocol) override {
+        events.push_back("tunnel " + std::to_string(head.status) + " " + std::string(protocol));
+        ++heads;
+    }
+    size_t buffered() const override { return queued; }
+    void notify_when_drained() override { events.push_back("watch"); }
     void pause_request_body(bool paused) override {
         events.push_back(paused ? "pause" : "unpause");
     }
     void send_continue() override { events.push_back("continue"); }
 
     Log events;
+    size_t queued = 0;  // what buffered() reports
     gw::ResponseHead last_head;
     std::string body;
     int heads = 0;
@@ -259,7 +265,7 @@ class Harness {
         h.target = target;
         for (const auto& [n, v] : headers)
             h.headers.add(n, v);
-        if (!end_stream) h.chunked = true;
+        if (!end_stream) h.body = gw::BodyKind::Unknown;
         stream->on_request_head(std::move(h), end_stream);
     }
 

@@ -35,9 +35,11 @@ std::string transcript(Http1Codec::Mode mode, const std::vector<std::string>& ch
                         log +=
                             "head " + r.method + " " + r.target + " v" +
                             (r.version == gw::HttpVersion::Http10 ? "1.0" : "1.1") +
-                            (r.keep_alive ? " ka" : " close") + (r.chunked ? " chunked" : "") +
-                            (r.content_length ? " cl=" + std::to_string(*r.content_length) : "") +
-                            (r.expect_continue ? " expect" : "") + "\n";
+                            (codec.request_keep_alive() ? " ka" : " close") +
+                            (codec.request_chunked() ? " chunked" : "") +
+                            (r.body == gw::BodyKind::Known ? " cl=" + std::to_string(r.body_length)
+                                                           : "") +
+                            (codec.expect_continue() ? " expect" : "") + "\n";
                         for (const auto& f : r.headers)
                             log += "  " + f.name + ": " + f.value + "\n";
                     } else {
