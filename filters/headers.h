@@ -33,6 +33,8 @@ class HeadersFilter final : public Filter {
     explicit HeadersFilter(const HeadersFilterConfig& cfg) : cfg_(cfg) {}
     FilterStatus on_request_headers(RequestHead& head, bool end_stream) override;
     FilterStatus on_response_headers(ResponseHead& head, bool end_stream) override;
+    bool wants_request_body() const override { return false; }
+    bool wants_response_body() const override { return false; }
 
   private:
     const HeadersFilterConfig& cfg_;

@@ -24,6 +24,8 @@ class RequestIdFilter final : public Filter {
         : stream_(stream), cfg_(cfg) {}
     FilterStatus on_request_headers(RequestHead& head, bool end_stream) override;
     FilterStatus on_response_headers(ResponseHead& head, bool end_stream) override;
+    bool wants_request_body() const override { return false; }
+    bool wants_response_body() const override { return false; }
 
   private:
     StreamCallbacks& stream_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "gateway/http1/http1_encoder.h"
 #include "gateway/util/libevent.h"
 #include "gateway/util/log.h"
 #include "gateway/websocket/handshake.h"
@@ -17,24 +18,6 @@ namespace {
 
 constexpr size_t kHighWatermark = UpstreamConnection::kHighWatermark;
 constexpr size_t kMaxEarlyBody = 64 * 1024;  // body held before the upstream is ready
-
-// RFC 9110 §7.6.1: fields that describe one hop, never forwarded.
-bool hop_by_hop(std::string_view n) {
-    switch (n.size()) {
-        case 2:
-            return iequals(n, "te");
-        case 7:
-            return iequals(n, "upgrade") || iequals(n, "trailer");
-        case 10:
-            return iequals(n, "connection") || iequals(n, "keep-alive");
-        case 16:
-            return iequals(n, "proxy-connection");
-        case 17:
-            return iequals(n, "transfer-encoding");
-        default:
-            return false;
-    }
-}
 
 // The field names a message's Connection header lists (RFC 9110 §7.6.1), collected once.
 class ConnectionTokens {
@@ -76,6 +59,7 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     // Terminal
     void on_request_headers(RequestHead& req, bool end_stream) override;
     void on_request_data(evbuffer* data, bool end_stream) override;
+    void on_request_trailers(const Headers& trailers) override;
     void on_downstream_drained() override;
     void on_destroy() override;
 
@@ -160,6 +144,7 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     bool sse_heartbeat_ok_ = false;  // the response framing lets a comment line in
     EventPtr total_timer_;
     EventPtr heartbeat_;
+    const Headers* req_trailers_ = nullptr;  // the stream's, valid until the body ends
 };
 
 ProxyTerminal::ProxyTerminal(StreamCallbacks& stream, const ProxyConfig& cfg)
@@ -279,7 +264,7 @@ void ProxyTerminal::build_head(const RequestHead& req) {
     // cannot strip what filters add); only what is hop-by-hop by name is left to drop.
     for (const auto& f : req.headers) {
         const std::string& n = f.name;
-        if (hop_by_hop(n) || iequals(n, "host") || iequals(n, "content-length") ||
+        if (is_hop_by_hop(n) || iequals(n, "host") || iequals(n, "content-length") ||
             iequals(n, "expect"))
             continue;
         if (iequals(n, "x-forwarded-for")) {
@@ -343,7 +328,8 @@ void ProxyTerminal::build_head(const RequestHead& req) {
             h += *via;
             h += ", ";
         }
-        h += req.version == HttpVersion::Http10 ? "1.0 squall\r\n" : "1.1 squall\r\n";
+        h += via_protocol(req.version);  // the protocol the request arrived in
+        h += " squall\r\n";
     } else if (via) {
         h += "Via: " + *via + "\r\n";
     }
@@ -541,10 +527,9 @@ void ProxyTerminal::write_body(evbuffer* data, bool end_stream) {
         body_forwarded_ = true;
         if (chunked_up_) {
             char line[24];
-            int n = snprintf(line, sizeof(line), "%zx\r\n", len);
-            conn_->send_bytes(std::string_view(line, static_cast<size_t>(n)));
+            conn_->send_bytes(std::string_view(line, chunk_size_line(line, len)));
             conn_->send_body(data);
-            conn_->send_bytes("\r\n");
+            conn_->send_bytes(kChunkEnd);
         } else {
             conn_->send_body(data);
         }
@@ -555,8 +540,18 @@ void ProxyTerminal::write_body(evbuffer* data, bool end_stream) {
     }
 }
 
+void ProxyTerminal::on_request_trailers(const Headers& trailers) {
+    req_trailers_ = &trailers;
+}
+
 void ProxyTerminal::finish_request_body() {
-    if (chunked_up_) conn_->send_bytes("0\r\n\r\n");
+    if (chunked_up_) {
+        // Trailers travel only with chunked framing; a Content-Length body drops them.
+        std::string last;
+        append_last_chunk(last, req_trailers_);
+        conn_->send_bytes(last);
+    }
+    req_trailers_ = nullptr;
     conn_->request_done();
     if (phase_ == Phase::Sending) {
         phase_ = Phase::AwaitingHead;
@@ -600,7 +595,7 @@ void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bo
     const std::string* via = nullptr;
     bool have_length = false;
     for (auto& f : head.headers.fields()) {
-        if (hop_by_hop(f.name)) continue;
+        if (is_hop_by_hop(f.name)) continue;
         if (listed.lists(f.name)) continue;
         if (cfg_.via && iequals(f.name, "via")) {
             via = &f.value;

@@ -89,6 +89,8 @@ void format_access_line(std::string& out, AccessLogFormat format, const RequestH
         out += std::to_string(info.status);
         out += ",\"bytes\":";
         out += std::to_string(info.bytes_sent);
+        out += ",\"bytes_in\":";
+        out += std::to_string(info.bytes_received);
         out += ",\"referer\":\"";
         if (const std::string* v = req.headers.get("referer")) append_escaped(out, *v, true);
         out += "\",\"user_agent\":\"";
@@ -132,6 +134,8 @@ void format_access_line(std::string& out, AccessLogFormat format, const RequestH
     } else {
         append_escaped(out, info.route_name, false);
     }
+    out += " in=";
+    out += std::to_string(info.bytes_received);
     snprintf(num, sizeof(num), " rt=%.3f\n", duration_ms / 1000.0);
     out += num;
 }

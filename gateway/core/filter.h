@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 
+#include "gateway/core/async.h"
 #include "gateway/core/http.h"
 
 struct event_base;
@@ -58,10 +59,16 @@ class StreamCallbacks {
     // The worker thread this stream lives on (timers, upstream pools).
     virtual Loop& worker() = 0;
 
-    // Continue a chain a filter stopped. Call from the event loop, never from inside the hook
-    // that returned Stop. The chain resumes at the next filter.
+    // Continue a chain a filter stopped. Call from the event loop (a defer() or timer
+    // callback, a subrequest's answer), never from inside the hook that returned Stop: that is
+    // an assertion in debug builds. The chain resumes at the next filter.
     virtual void resume_request() = 0;
     virtual void resume_response() = 0;
+
+    // `fn` on the next loop turn, or after `d`. The stream's end cancels both (before the
+    // filters' on_destroy()), and so does dropping or cancelling the handle.
+    virtual AsyncHandle defer(std::function<void()> fn) = 0;
+    virtual AsyncHandle start_timer(Duration d, std::function<void()> fn) = 0;
 
     // Answers locally with a templated error page (or `body` when given). The reply runs the
     // response hooks of the filters already entered. Ends the request phase; the terminal, if
@@ -115,6 +122,9 @@ class Filter {
     virtual FilterStatus on_request_body(evbuffer* data, bool end_stream) {
         return FilterStatus::Continue;
     }
+    // The request's trailer fields, after the last body chunk (end_stream) went through this
+    // filter; the filter may change them. To wait on them, stop on that last chunk instead.
+    virtual void on_request_trailers(Headers& trailers) {}
     virtual FilterStatus on_response_headers(ResponseHead& head, bool end_stream) {
         return FilterStatus::Continue;
     }
@@ -123,6 +133,12 @@ class Filter {
     }
     // The stream is going away: cancel every async operation. No hook is called afterwards.
     virtual void on_destroy() {}
+
+    // Asked once, right after on_request_headers / on_response_headers returned: false when
+    // the body hooks (and request trailers) have nothing to do for this exchange, so the
+    // chain skips this filter for every chunk (a compressor that declined costs nothing).
+    virtual bool wants_request_body() const { return true; }
+    virtual bool wants_response_body() const { return true; }
 };
 
 // Built once per config snapshot from a [filter.NAME] table; shared by every worker.
@@ -141,6 +157,8 @@ class Terminal {
     virtual void on_request_data(evbuffer* data, bool end_stream) {
         evbuffer_drain(data, evbuffer_get_length(data));
     }
+    // The request's trailer fields, just before the last on_request_data (end_stream).
+    virtual void on_request_trailers(const Headers& trailers) {}
     // The client's output buffer fell below its low watermark.
     virtual void on_downstream_drained() {}
     // The stream is going away (client gone, local reply, done): cancel async work.

@@ -72,4 +72,28 @@ bool Headers::has_token(std::string_view name, std::string_view token) const {
     return false;
 }
 
+bool is_hop_by_hop(std::string_view n) {
+    switch (n.size()) {
+        case 2:
+            return iequals(n, "te");
+        case 7:
+            return iequals(n, "upgrade") || iequals(n, "trailer");
+        case 10:
+            return iequals(n, "connection") || iequals(n, "keep-alive");
+        case 16:
+            return iequals(n, "proxy-connection");
+        case 17:
+            return iequals(n, "transfer-encoding");
+        default:
+            return false;
+    }
+}
+
+bool forbidden_in_trailers(std::string_view n) {
+    return is_hop_by_hop(n) || iequals(n, "content-length") || iequals(n, "host") ||
+           iequals(n, "content-type") || iequals(n, "content-encoding") ||
+           iequals(n, "content-range") || iequals(n, "authorization") || iequals(n, "set-cookie") ||
+           iequals(n, "cache-control") || iequals(n, "expect");
+}
+
 }  // namespace gw

@@ -86,6 +86,15 @@ void for_each_list_token(std::string_view list, Fn&& fn) {
     }
 }
 
+// RFC 9110 §7.6.1 (and RFC 9113 §8.2.2): fields that describe one hop — connection
+// management and transfer framing. The one list every codec, encoder and the proxy use:
+// never forwarded, never written by anyone but the hop's own encoder.
+bool is_hop_by_hop(std::string_view name);
+
+// RFC 9110 §6.5.1: fields a sender must not put in trailers (framing, routing, and what a
+// recipient must see before the content).
+bool forbidden_in_trailers(std::string_view name);
+
 // Character classes of RFC 9110 fields, for every codec and for config checks.
 struct CharTables {
     bool tchar[256] = {};   // §5.6.2 token characters

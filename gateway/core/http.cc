@@ -3,6 +3,18 @@
 
 namespace gw {
 
+std::string_view via_protocol(HttpVersion v) {
+    switch (v) {
+        case HttpVersion::Http10:
+            return "1.0";
+        case HttpVersion::Http11:
+            return "1.1";
+        case HttpVersion::Http2:
+            return "2";
+    }
+    return "1.1";
+}
+
 std::string_view version_string(HttpVersion v) {
     switch (v) {
         case HttpVersion::Http10:

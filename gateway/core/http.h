@@ -15,6 +15,8 @@ namespace gw {
 enum class HttpVersion : uint8_t { Http10, Http11, Http2 };
 
 std::string_view version_string(HttpVersion v);
+// The protocol as a Via field names it (RFC 9110 §7.6.3): "1.0", "1.1", "2".
+std::string_view via_protocol(HttpVersion v);
 
 // A message body: none, of a known length, or of a length known only at its end.
 enum class BodyKind : uint8_t { None, Known, Unknown };

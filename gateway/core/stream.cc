@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include <cassert>
 #include <mutex>
 #include <set>
 
@@ -88,9 +89,18 @@ Stream::~Stream() {
 void Stream::destroy_handlers() {
     if (destroyed_) return;
     destroyed_ = true;
+    tasks_.cancel_all();  // no defer() or timer callback runs from here on
     for (auto& f : filters_)
         f->on_destroy();
     if (terminal_) terminal_->on_destroy();
+}
+
+AsyncHandle Stream::defer(std::function<void()> fn) {
+    return tasks_.defer(worker_.base(), std::move(fn));
+}
+
+AsyncHandle Stream::start_timer(Duration d, std::function<void()> fn) {
+    return tasks_.timer(worker_.base(), d, std::move(fn));
 }
 
 void Stream::log_once() {
@@ -109,7 +119,6 @@ void Stream::on_request_head(RequestHead&& head, bool end_stream) {
     std::string scheme = std::move(request_.scheme);
     request_ = std::move(head);
     request_.scheme = std::move(scheme);
-    req_end_seen_ = end_stream;
     head_end_ = end_stream;
 
     // CONNECT opens a tunnel, which no route provides; TRACE echoes a request (credentials
@@ -197,33 +206,38 @@ void Stream::run_request_headers() {
             if (!route_request()) return;
             continue;
         }
-        Filter& f = *filters_[req_next_++];
-        FilterStatus st = f.on_request_headers(request_, head_end_);
+        size_t i = req_next_++;
+        Filter& f = *filters_[i];
+        FilterStatus st;
+        {
+            HookScope hook(*this);
+            st = f.on_request_headers(request_, head_end_);
+        }
         entered_ = req_next_;
-        if (req_phase_over_) return;
+        if (i < 64 && f.wants_request_body()) req_body_mask_ |= uint64_t{1} << i;
+        if (request_over()) return;
         if (st == FilterStatus::Stop) {
             req_stopped_ = true;
             return;
         }
     }
-    req_headers_done_ = true;
+    req_phase_ = RequestPhase::Body;
     terminal_->on_request_headers(request_, head_end_);
-    if (req_phase_over_) return;
+    if (request_over()) return;
     flush_pending_request();
 }
 
 void Stream::on_request_data(evbuffer* data, bool end_stream) {
     info_.bytes_received += evbuffer_get_length(data);
-    if (req_phase_over_ || destroyed_) {
+    if (request_over() || destroyed_) {
         evbuffer_drain(data, evbuffer_get_length(data));
         return;
     }
-    if (tunnel_) {
+    if (req_phase_ == RequestPhase::Tunnel) {
         if (terminal_) terminal_->on_request_data(data, end_stream);
         return;
     }
-    req_end_seen_ = req_end_seen_ || end_stream;
-    if (!req_headers_done_ || req_stopped_ || req_held_) {
+    if (req_phase_ == RequestPhase::Head || req_stopped_ || req_held_) {
         move_into(pending_req_, data);
         pending_req_end_ = pending_req_end_ || end_stream;
         size_t held = length(pending_req_) + length(held_req_);
@@ -240,10 +254,25 @@ void Stream::on_request_data(evbuffer* data, bool end_stream) {
     run_request_body(data, end_stream, 0);
 }
 
+void Stream::on_request_trailers(Headers&& trailers) {
+    if (request_over() || destroyed_ || req_phase_ == RequestPhase::Tunnel) return;
+    request_.trailers = std::move(trailers);
+    EvbufferPtr empty = make_evbuffer();
+    on_request_data(empty.get(), true);
+}
+
 void Stream::run_request_body(evbuffer* data, bool end_stream, size_t from) {
+    const bool trailers = end_stream && !request_.trailers.empty();
     for (size_t i = from; i < filters_.size(); ++i) {
-        FilterStatus st = filters_[i]->on_request_body(data, end_stream);
-        if (req_phase_over_) return;
+        if (!wants_req_body(i)) continue;
+        FilterStatus st;
+        {
+            HookScope hook(*this);
+            st = filters_[i]->on_request_body(data, end_stream);
+            if (trailers && st == FilterStatus::Continue && !request_over())
+                filters_[i]->on_request_trailers(request_.trailers);
+        }
+        if (request_over()) return;
         if (st == FilterStatus::Stop) {
             req_stopped_ = true;
             req_body_stop_ = i;
@@ -254,6 +283,10 @@ void Stream::run_request_body(evbuffer* data, bool end_stream, size_t from) {
             return;
         }
     }
+    if (trailers) {
+        terminal_->on_request_trailers(request_.trailers);
+        if (request_over()) return;
+    }
     terminal_->on_request_data(data, end_stream);
 }
 
@@ -261,8 +294,13 @@ void Stream::flush_pending_request() {
     if (req_held_) {
         req_held_ = false;
         EvbufferPtr held = std::move(held_req_);
+        if (held_req_end_ && !request_.trailers.empty()) {
+            // The stopping filter has seen the chunk, not yet the trailers.
+            HookScope hook(*this);
+            filters_[req_body_stop_]->on_request_trailers(request_.trailers);
+        }
         run_request_body(held.get(), held_req_end_, req_body_stop_ + 1);
-        if (req_phase_over_ || req_stopped_) return;
+        if (request_over() || req_stopped_) return;
     }
     if (length(pending_req_) > 0 || pending_req_end_) {
         EvbufferPtr chunk = std::move(pending_req_);
@@ -270,7 +308,7 @@ void Stream::flush_pending_request() {
         bool end = pending_req_end_;
         pending_req_end_ = false;
         run_request_body(chunk.get(), end, 0);
-        if (req_phase_over_ || req_stopped_) return;
+        if (request_over() || req_stopped_) return;
     }
     if (req_paused_) {
         req_paused_ = false;
@@ -284,7 +322,7 @@ void Stream::pause_request_body(bool paused) {
 }
 
 void Stream::update_pause() {
-    bool want = (req_paused_ || terminal_paused_) && !req_phase_over_;
+    bool want = (req_paused_ || terminal_paused_) && !request_over();
     if (want != sink_paused_) {
         sink_paused_ = want;
         sink_.pause_request_body(want);
@@ -292,9 +330,11 @@ void Stream::update_pause() {
 }
 
 void Stream::resume_request() {
-    if (!req_stopped_ || req_phase_over_ || destroyed_) return;
+    assert(in_hook_ == 0 &&
+           "resume_request() inside a filter hook: return Continue, or resume from the loop");
+    if (!req_stopped_ || request_over() || destroyed_) return;
     req_stopped_ = false;
-    if (!req_headers_done_) {
+    if (req_phase_ == RequestPhase::Head) {
         run_request_headers();
     } else {
         flush_pending_request();
@@ -302,8 +342,8 @@ void Stream::resume_request() {
 }
 
 void Stream::finish_request_phase() {
-    if (req_phase_over_) return;
-    req_phase_over_ = true;
+    if (request_over()) return;
+    req_phase_ = RequestPhase::Over;
     req_stopped_ = false;
     req_held_ = false;
     held_req_.reset();
@@ -343,7 +383,7 @@ void Stream::reply(int status, std::string_view detail, std::string_view log_det
         log_debug(std::to_string(status) + " for " + request_.method + " " + request_.target +
                   ": " + std::string(log_detail));
     }
-    if (resp_committed_ || destroyed_) {
+    if (response_committed() || destroyed_) {
         send_local_response(ResponseHead{}, {});  // resets
         return;
     }
@@ -377,12 +417,16 @@ void Stream::reply(int status, std::string_view detail, std::string_view log_det
     send_local_response(std::move(head), std::move(body));
 }
 
+void Stream::finish_response() {
+    resp_phase_ = ResponsePhase::Done;
+    log_once();
+}
+
 void Stream::send_local_response(ResponseHead head, std::string body) {
-    if (resp_committed_ || destroyed_) {
+    if (response_committed() || destroyed_) {
         // Too late for another head: the client must see a broken response, not a wrong one.
-        if (!response_done_ && !destroyed_) {
-            response_done_ = true;
-            log_once();
+        if (!response_done() && !destroyed_) {
+            finish_response();
             destroy_handlers();
             sink_.reset_stream();
         }
@@ -394,8 +438,8 @@ void Stream::send_local_response(ResponseHead head, std::string body) {
         head.headers.add("Content-Length", std::to_string(body.size()));
     }
     response_ = std::move(head);
-    if (!resp_started_) {
-        resp_started_ = true;
+    if (!response_started()) {
+        resp_phase_ = ResponsePhase::Head;
         resp_next_ = entered_;
     }
     // Replacing a response in progress: continue below the filter that made the reply.
@@ -416,8 +460,8 @@ void Stream::send_local_response(ResponseHead head, std::string body) {
 // ---- response phase ----
 
 void Stream::send_response_head(ResponseHead head, bool end_stream) {
-    if (resp_started_ || destroyed_ || req_phase_over_) return;
-    resp_started_ = true;
+    if (response_started() || destroyed_ || request_over()) return;
+    resp_phase_ = ResponsePhase::Head;
     response_ = std::move(head);
     resp_head_end_ = end_stream;
     resp_next_ = entered_;
@@ -428,10 +472,21 @@ void Stream::send_response_head(ResponseHead head, bool end_stream) {
 void Stream::run_response_headers() {
     const uint64_t gen = reply_gen_;
     while (resp_next_ > 0) {
-        Filter& f = *filters_[--resp_next_];
-        FilterStatus st =
-            f.on_response_headers(response_, resp_head_end_ && length(pending_resp_) == 0);
+        size_t i = --resp_next_;
+        Filter& f = *filters_[i];
+        FilterStatus st;
+        {
+            HookScope hook(*this);
+            st = f.on_response_headers(response_, resp_head_end_ && length(pending_resp_) == 0);
+        }
         if (gen != reply_gen_ || destroyed_) return;
+        if (i < 64) {
+            if (f.wants_response_body()) {
+                resp_body_mask_ |= uint64_t{1} << i;
+            } else {
+                resp_body_mask_ &= ~(uint64_t{1} << i);
+            }
+        }
         if (st == FilterStatus::Stop) {
             resp_stopped_ = true;
             return;
@@ -442,40 +497,37 @@ void Stream::run_response_headers() {
 }
 
 void Stream::commit_head(bool end_stream) {
-    resp_committed_ = true;
+    resp_phase_ = ResponsePhase::Body;
     info_.status = response_.status;
     if (response_.status == 101) {
         // The upgrade is accepted: from here the stream is a byte pipe both ways, and body
         // filters step aside. A 101 nobody asked for never reaches a client.
-        if (request_.upgrade.empty() || end_stream) {
-            response_done_ = true;
-            log_once();
+        if (request_.upgrade.empty() || end_stream || req_phase_ != RequestPhase::Body) {
+            finish_response();
             destroy_handlers();
             sink_.reset_stream();
             return;
         }
-        tunnel_ = true;
+        resp_phase_ = ResponsePhase::Tunnel;
+        req_phase_ = RequestPhase::Tunnel;
         std::string_view protocol = request_.upgrade;
         sink_.begin_tunnel(response_, protocol.substr(0, protocol.find(',')));
         return;
     }
-    if (end_stream) {
-        response_done_ = true;
-        log_once();
-    }
+    if (end_stream) finish_response();
     sink_.send_head(response_, end_stream);
 }
 
 void Stream::send_response_data(evbuffer* data, bool end_stream) {
-    if (response_done_ || destroyed_ || !resp_started_) {
+    if (response_done() || destroyed_ || !response_started()) {
         evbuffer_drain(data, evbuffer_get_length(data));
         return;
     }
-    if (tunnel_) {
+    if (resp_phase_ == ResponsePhase::Tunnel) {
         deliver(data, end_stream);
         return;
     }
-    if (!resp_committed_ || resp_stopped_ || resp_held_) {
+    if (!response_committed() || resp_stopped_ || resp_held_) {
         move_into(pending_resp_, data);
         pending_resp_end_ = pending_resp_end_ || end_stream;
         return;
@@ -486,7 +538,12 @@ void Stream::send_response_data(evbuffer* data, bool end_stream) {
 void Stream::run_response_body(evbuffer* data, bool end_stream, size_t from) {
     const uint64_t gen = reply_gen_;
     for (size_t i = from; i-- > 0;) {
-        FilterStatus st = filters_[i]->on_response_body(data, end_stream);
+        if (!wants_resp_body(i)) continue;
+        FilterStatus st;
+        {
+            HookScope hook(*this);
+            st = filters_[i]->on_response_body(data, end_stream);
+        }
         if (gen != reply_gen_ || destroyed_) return;
         if (st == FilterStatus::Stop) {
             resp_stopped_ = true;
@@ -503,22 +560,19 @@ void Stream::run_response_body(evbuffer* data, bool end_stream, size_t from) {
 
 void Stream::deliver(evbuffer* data, bool end_stream) {
     info_.bytes_sent += evbuffer_get_length(data);
-    if (end_stream) {
-        response_done_ = true;
-        log_once();
-    }
+    if (end_stream) finish_response();
     sink_.send_data(data, end_stream, end_stream && !trailers_.empty() ? &trailers_ : nullptr);
 }
 
 void Stream::send_response_trailers(Headers trailers) {
-    if (response_done_ || destroyed_ || !resp_started_) return;
+    if (response_done() || destroyed_ || !response_started()) return;
     trailers_ = std::move(trailers);
     EvbufferPtr empty = make_evbuffer();
     send_response_data(empty.get(), true);
 }
 
 void Stream::send_interim_head(const ResponseHead& head) {
-    if (resp_started_ || destroyed_ || req_phase_over_) return;
+    if (response_started() || destroyed_ || request_over()) return;
     sink_.send_interim(head);
 }
 
@@ -528,7 +582,7 @@ void Stream::flush_pending_response() {
         resp_held_ = false;
         EvbufferPtr held = std::move(held_resp_);
         run_response_body(held.get(), held_resp_end_, resp_body_stop_);
-        if (gen != reply_gen_ || resp_stopped_ || response_done_ || destroyed_) return;
+        if (gen != reply_gen_ || resp_stopped_ || response_done() || destroyed_) return;
     }
     if (length(pending_resp_) > 0 || pending_resp_end_) {
         EvbufferPtr chunk = std::move(pending_resp_);
@@ -540,9 +594,11 @@ void Stream::flush_pending_response() {
 }
 
 void Stream::resume_response() {
+    assert(in_hook_ == 0 &&
+           "resume_response() inside a filter hook: return Continue, or resume from the loop");
     if (!resp_stopped_ || destroyed_) return;
     resp_stopped_ = false;
-    if (!resp_committed_) {
+    if (!response_committed()) {
         run_response_headers();
     } else {
         flush_pending_response();
@@ -585,10 +641,9 @@ void Stream::on_downstream_drained() {
 }
 
 void Stream::on_downstream_reset() {
-    if (!response_done_) {
-        response_done_ = true;
-        if (!resp_committed_) info_.status = 499;
-        log_once();
+    if (!response_done()) {
+        if (!response_committed()) info_.status = 499;
+        finish_response();
     }
     destroy_handlers();
 }

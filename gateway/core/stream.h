@@ -44,11 +44,13 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     // From the connection. The head is taken by value; `end_stream` when no body follows.
     void on_request_head(RequestHead&& head, bool end_stream);
     void on_request_data(evbuffer* data, bool end_stream);
+    // The request ends with trailer fields (in place of a last on_request_data).
+    void on_request_trailers(Headers&& trailers);
     void on_downstream_drained();
     // The client is gone or the connection failed: cancel everything, log, stop.
     void on_downstream_reset();
     // Every body byte reached the sink with end_stream.
-    bool response_complete() const { return response_done_; }
+    bool response_complete() const { return resp_phase_ == ResponsePhase::Done; }
     // The request body's deadline (server.timeouts.body_total), kept here for the connection
     // side (one per stream, so per HTTP/2 stream too): monotonic ms, or while the connection is
     // not reading, the time left. INT64_MAX: none.
@@ -66,6 +68,8 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     Loop& worker() override { return worker_; }
     void resume_request() override;
     void resume_response() override;
+    AsyncHandle defer(std::function<void()> fn) override;
+    AsyncHandle start_timer(Duration d, std::function<void()> fn) override;
     void send_local_reply(int status, std::string_view detail = {}) override;
     void send_local_reply_with(int status, std::string_view detail, Headers extra) override;
     void send_error(int status, std::string_view public_detail,
@@ -81,6 +85,21 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     void pause_request_body(bool paused) override;
 
   private:
+    // Where each direction stands. Stops, held chunks and pauses are states within a phase.
+    enum class RequestPhase : uint8_t {
+        Head,    // header hooks running (server filters, routing, route filters)
+        Body,    // the terminal has the head; body chunks flow through the body hooks
+        Tunnel,  // a 101 was committed: client bytes go straight to the terminal
+        Over,    // a local reply ended the request phase (the rest is read and dropped)
+    };
+    enum class ResponsePhase : uint8_t {
+        None,    // no head yet
+        Head,    // a head is running through the response filters
+        Body,    // the head is committed to the sink; body chunks follow
+        Tunnel,  // a 101 is committed: terminal bytes go straight to the sink
+        Done,    // the last byte reached the sink (or the stream was reset)
+    };
+
     void run_request_headers();
     // Matches the route and appends its filters and terminal; false after a 404.
     bool route_request();
@@ -92,9 +111,28 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     void commit_head(bool end_stream);
     void deliver(evbuffer* data, bool end_stream);
     void finish_request_phase();
+    void finish_response();
     void destroy_handlers();
     void log_once();
     void reply(int status, std::string_view detail, std::string_view log_detail, Headers extra);
+    void update_pause();
+    void check_drained();
+    bool response_started() const { return resp_phase_ != ResponsePhase::None; }
+    bool response_committed() const {
+        return resp_phase_ != ResponsePhase::None && resp_phase_ != ResponsePhase::Head;
+    }
+    bool response_done() const { return resp_phase_ == ResponsePhase::Done; }
+    bool request_over() const { return req_phase_ == RequestPhase::Over; }
+    // Filter i's body hooks run (it said so after its header hook). Filters past the 64th
+    // always run.
+    bool wants_req_body(size_t i) const { return i >= 64 || (req_body_mask_ >> i & 1); }
+    bool wants_resp_body(size_t i) const { return i >= 64 || (resp_body_mask_ >> i & 1); }
+    // Debug builds: resume_*() from inside a hook of this stream is a bug (see filter.h).
+    struct HookScope {
+        explicit HookScope(Stream& s) : s_(s) { ++s_.in_hook_; }
+        ~HookScope() { --s_.in_hook_; }
+        Stream& s_;
+    };
 
     Loop& worker_;
     DownstreamSink& sink_;
@@ -103,20 +141,21 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     StreamInfo info_;
     const Route* route_ = nullptr;
     RouteCaptures captures_;
+    AsyncTasks tasks_;  // declared before the handlers: outlives their AsyncHandles
     std::vector<std::unique_ptr<Filter>> filters_;
     std::unique_ptr<Terminal> terminal_;
+    uint64_t req_body_mask_ = 0;
+    uint64_t resp_body_mask_ = 0;
 
     // Request phase.
-    size_t req_next_ = 0;            // next filter for on_request_headers
-    size_t entered_ = 0;             // filters whose on_request_headers returned
-    bool routed_ = false;            // server filters done, route matched (or 404 sent)
-    bool req_headers_done_ = false;  // the terminal has the head
-    bool req_phase_over_ = false;    // a local reply ended the request phase
-    bool req_stopped_ = false;
-    bool req_end_seen_ = false;  // the client finished sending
-    bool head_end_ = false;      // no body at all: end_stream came with the head
-    size_t req_body_stop_ = 0;   // the filter that stopped a body chunk
-    bool req_held_ = false;      // held_req_ carries a chunk stopped at req_body_stop_
+    RequestPhase req_phase_ = RequestPhase::Head;
+    size_t req_next_ = 0;       // next filter for on_request_headers
+    size_t entered_ = 0;        // filters whose on_request_headers returned
+    bool routed_ = false;       // server filters done, route matched (or 404 sent)
+    bool req_stopped_ = false;  // a filter returned Stop and owns progress
+    bool head_end_ = false;     // no body at all: end_stream came with the head
+    size_t req_body_stop_ = 0;  // the filter that stopped a body chunk
+    bool req_held_ = false;     // held_req_ carries a chunk stopped at req_body_stop_
     bool held_req_end_ = false;
     EvbufferPtr held_req_;
     EvbufferPtr pending_req_;  // body not yet run through the chain
@@ -124,17 +163,14 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     bool req_paused_ = false;       // held body above its watermark
     bool terminal_paused_ = false;  // the terminal asked for back-pressure
     bool sink_paused_ = false;      // what the sink was last told
-    void update_pause();
-    void check_drained();
 
     // Response phase.
+    ResponsePhase resp_phase_ = ResponsePhase::None;
     ResponseHead response_;
-    bool resp_started_ = false;    // a head entered the response phase
-    bool resp_head_end_ = false;   // that head ends the response
-    size_t resp_next_ = 0;         // filters still to see the head, counting down
-    size_t resp_top_ = 0;          // body chunks start below this filter
-    uint64_t reply_gen_ = 0;       // bumped by each local reply; stale loops stop
-    bool resp_committed_ = false;  // the head went to the sink
+    bool resp_head_end_ = false;  // that head ends the response
+    size_t resp_next_ = 0;        // filters still to see the head, counting down
+    size_t resp_top_ = 0;         // body chunks start below this filter
+    uint64_t reply_gen_ = 0;      // bumped by each local reply; stale loops stop
     bool resp_stopped_ = false;
     size_t resp_body_stop_ = 0;
     bool resp_held_ = false;
@@ -144,11 +180,10 @@ class Stream final : public StreamCallbacks, public DeferredDeletable, public Po
     bool pending_resp_end_ = false;
     Headers trailers_;
     int64_t body_deadline_ms_ = INT64_MAX;
-    bool response_done_ = false;
-    bool tunnel_ = false;         // a 101 was committed: a byte pipe, no body filters
     bool drain_waiting_ = false;  // a producer saw downstream_full() and waits for "drained"
     bool logged_ = false;
     bool destroyed_ = false;
+    int in_hook_ = 0;
 };
 
 }  // namespace gw

@@ -72,16 +72,6 @@ int hex_value(char c) {
     return -1;
 }
 
-void append_fields(const Headers& headers, std::string& out) {
-    for (const auto& f : headers) {
-        out += f.name;
-        out += ": ";
-        out += f.value;
-        out += "\r\n";
-    }
-    out += "\r\n";
-}
-
 }  // namespace
 
 bool Http1Codec::fail(int status, std::string message) {
@@ -645,29 +635,6 @@ Http1Codec::Step Http1Codec::on_eof() {
             fail(bad_status(), "connection closed in the middle of a body");
             return {Kind::Error};
     }
-}
-
-void serialize_response_head(const ResponseHead& head, HttpVersion version, std::string& out) {
-    out += version == HttpVersion::Http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    char code[4] = {static_cast<char>('0' + head.status / 100 % 10),
-                    static_cast<char>('0' + head.status / 10 % 10),
-                    static_cast<char>('0' + head.status % 10), ' '};
-    out.append(code, 4);
-    if (head.reason.empty()) {
-        out += reason_phrase(head.status);
-    } else {
-        out += head.reason;
-    }
-    out += "\r\n";
-    append_fields(head.headers, out);
-}
-
-void serialize_request_head(const RequestHead& head, std::string_view target, std::string& out) {
-    out += head.method;
-    out += ' ';
-    out += target;
-    out += " HTTP/1.1\r\n";
-    append_fields(head.headers, out);
 }
 
 }  // namespace gw

@@ -145,9 +145,4 @@ class Http1Codec : public Pooled<Http1Codec> {
     std::string error_message_;
 };
 
-// Appends an HTTP/1.1 status line and header block to `out` (no body).
-void serialize_response_head(const ResponseHead& head, HttpVersion version, std::string& out);
-// Appends a request line and header block to `out`.
-void serialize_request_head(const RequestHead& head, std::string_view target, std::string& out);
-
 }  // namespace gw

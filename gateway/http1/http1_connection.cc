@@ -1,6 +1,8 @@
 // Http1Connection: HTTP/1.1 framing on one socket (RFC 9112).
 #include "gateway/http1/http1_connection.h"
 
+#include "gateway/http1/http1_encoder.h"
+
 #include <arpa/inet.h>
 
 #include <cstdio>
@@ -27,13 +29,6 @@ Http1Limits limits_from(const Config& c) {
     l.max_headers = static_cast<size_t>(c.server.limits.max_headers);
     l.max_body_size = c.server.limits.max_body_size;
     return l;
-}
-
-// Fields the connection owns on the wire (RFC 9110 §7.6.1 hop-by-hop, plus framing).
-bool connection_owned(std::string_view name) {
-    return iequals(name, "connection") || iequals(name, "keep-alive") ||
-           iequals(name, "transfer-encoding") || iequals(name, "proxy-connection") ||
-           iequals(name, "upgrade");
 }
 
 // Fields a client's Connection header may not remove (RFC 9110 §7.6.1 lets it name any field,
@@ -245,16 +240,10 @@ void Http1Connection::begin_tunnel(ResponseHead& head, std::string_view protocol
     std::string& out = worker_.scratch_string();
     out.clear();
     // RFC 9110 §15.2.2, §7.8: the 101 names the protocol the connection switches to.
-    out += "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: ";
-    out += protocol;
-    out += "\r\n";
-    for (const auto& f : head.headers) {
-        if (connection_owned(f.name) || iequals(f.name, "content-length")) continue;
-        out += f.name;
-        out += ": ";
-        out += f.value;
-        out += "\r\n";
-    }
+    append_status_line(out, 101, {});
+    append_field(out, "Connection", "upgrade");
+    append_field(out, "Upgrade", protocol);
+    append_end_to_end_fields(head.headers, out, true);
     out += "\r\n";
     transport_.write(out.data(), out.size());
     phase_ = Phase::Tunnel;
@@ -304,6 +293,10 @@ void Http1Connection::handle_message_end() {
     request_done_ = true;
     arm(Timer::None);
     if (stream_ && stream_wants_body_ && !response_done_) {
+        if (!codec_->trailers().empty()) {
+            stream_->on_request_trailers(Headers(codec_->trailers()));
+            return;
+        }
         evbuffer* empty = worker_.scratch_evbuffer();
         stream_->on_request_data(empty, true);
         evbuffer_drain(empty, evbuffer_get_length(empty));
@@ -615,13 +608,7 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
 
     std::string& out = worker_.scratch_string();
     out.clear();
-    out += "HTTP/1.1 ";
-    char code[4] = {static_cast<char>('0' + status / 100 % 10),
-                    static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
-                    ' '};
-    out.append(code, 4);
-    out += head.reason.empty() ? reason_phrase(status) : std::string_view(head.reason);
-    out += "\r\n";
+    append_status_line(out, status, head.reason);
     const std::string& server = config_->server.server_header;
     if (!has_server && !server.empty()) {
         out += "Server: ";
@@ -635,14 +622,7 @@ void Http1Connection::write_head(const ResponseHead& head, bool end_stream) {
     }
     // RFC 9110 §8.6: no Content-Length in a 1xx or 204.
     const bool drop_length = status == 204 || status < 200 || (!bodyless_ && !has_length);
-    for (const auto& f : head.headers) {
-        if (connection_owned(f.name)) continue;
-        if (drop_length && iequals(f.name, "content-length")) continue;
-        out += f.name;
-        out += ": ";
-        out += f.value;
-        out += "\r\n";
-    }
+    append_end_to_end_fields(head.headers, out, drop_length);
     if (!bodyless_ && !has_length && end_stream) out += "Content-Length: 0\r\n";
     if (chunked_out_) out += "Transfer-Encoding: chunked\r\n";
     if (!keep_alive_) {
@@ -673,19 +653,9 @@ void Http1Connection::send_interim(const ResponseHead& head) {
     }
     std::string& out = worker_.scratch_string();
     out.clear();
-    out += "HTTP/1.1 ";
-    out += std::to_string(head.status);
-    out += ' ';
-    out += head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason);
-    out += "\r\n";
-    for (const auto& f : head.headers) {
-        // RFC 9110 §15.2: a 1xx has no content; framing fields in one mean nothing.
-        if (connection_owned(f.name) || iequals(f.name, "content-length")) continue;
-        out += f.name;
-        out += ": ";
-        out += f.value;
-        out += "\r\n";
-    }
+    append_status_line(out, head.status, head.reason);
+    // RFC 9110 §15.2: a 1xx has no content; framing fields in one mean nothing.
+    append_end_to_end_fields(head.headers, out, true);
     out += "\r\n";
     transport_.write(out.data(), out.size());
     flush_soon();
@@ -715,28 +685,15 @@ void Http1Connection::send_data(evbuffer* data, bool end_stream, const Headers* 
     } else if (chunked_out_) {
         if (len > 0) {
             char line[24];
-            int n = snprintf(line, sizeof(line), "%zx\r\n", len);
-            transport_.write(line, static_cast<size_t>(n));
+            transport_.write(line, chunk_size_line(line, len));
             transport_.write_buffer(data);
-            transport_.write("\r\n", 2);
+            transport_.write(kChunkEnd.data(), kChunkEnd.size());
         }
         if (end_stream) {
-            if (trailers && !trailers->empty()) {
-                std::string& t = worker_.scratch_string();
-                t = "0\r\n";
-                for (const auto& f : *trailers) {
-                    // RFC 9110 §6.5.1: never framing or routing fields in trailers.
-                    if (iequals(f.name, "content-length") || iequals(f.name, "transfer-encoding") ||
-                        iequals(f.name, "host") || connection_owned(f.name)) {
-                        continue;
-                    }
-                    t += f.name + ": " + f.value + "\r\n";
-                }
-                t += "\r\n";
-                transport_.write(t.data(), t.size());
-            } else {
-                transport_.write("0\r\n\r\n", 5);
-            }
+            std::string& t = worker_.scratch_string();
+            t.clear();
+            append_last_chunk(t, trailers);
+            transport_.write(t.data(), t.size());
         }
     } else {
         if (length_out_ && len > out_remaining_) {

@@ -43,6 +43,12 @@ class FakeStream final : public gw::StreamCallbacks {
 
     void resume_request() override { ++request_resumes; }
     void resume_response() override { ++response_resumes; }
+    gw::AsyncHandle defer(std::function<void()> fn) override {
+        return tasks_.defer(event_loop(), std::move(fn));
+    }
+    gw::AsyncHandle start_timer(gw::Duration d, std::function<void()> fn) override {
+        return tasks_.timer(event_loop(), d, std::move(fn));
+    }
     void send_local_reply(int status, std::string_view detail) override {
         local_replies.push_back(std::to_string(status) + " " + std::string(detail));
     }
@@ -84,6 +90,7 @@ class FakeStream final : public gw::StreamCallbacks {
     gw::RouteCaptures captures_;
     gw::Config config_;
     std::unique_ptr<gw::Worker> worker_;
+    gw::AsyncTasks tasks_;  // after worker_: cancelled before the loop goes
 };
 
 // Loads `toml` (listener and route added) and returns the factory of [filter.<name>].

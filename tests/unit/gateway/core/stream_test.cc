@@ -86,6 +86,9 @@ struct FilterScript {
     bool stop_response_headers = false;
     int local_reply_on_response_headers = 0;  // status, 0 = none
     bool stop_response_body_once = false;
+    bool skip_bodies = false;           // wants_request_body() / wants_response_body() false
+    int resume_request_after_ms = -1;   // Stop on request headers, resume from a timer
+    int resume_response_after_ms = -1;  // Stop on response headers, resume from a timer
 };
 
 class ScriptedFilter final : public gw::Filter {
@@ -97,6 +100,13 @@ class ScriptedFilter final : public gw::Filter {
         log_.push_back(name_ + ".req_headers" + end_mark(end_stream));
         if (script_.local_reply_on_request_headers != 0) {
             stream_.send_local_reply(script_.local_reply_on_request_headers, "from " + name_);
+            return gw::FilterStatus::Stop;
+        }
+        if (script_.resume_request_after_ms >= 0) {
+            wait_ = stream_.start_timer(gw::Duration(script_.resume_request_after_ms), [this] {
+                log_.push_back(name_ + ".timer");
+                stream_.resume_request();
+            });
             return gw::FilterStatus::Stop;
         }
         return script_.stop_request_headers ? gw::FilterStatus::Stop : gw::FilterStatus::Continue;
@@ -117,6 +127,13 @@ class ScriptedFilter final : public gw::Filter {
             stream_.send_local_reply(script_.local_reply_on_response_headers, "from " + name_);
             return gw::FilterStatus::Stop;
         }
+        if (script_.resume_response_after_ms >= 0) {
+            wait_ = stream_.start_timer(gw::Duration(script_.resume_response_after_ms), [this] {
+                log_.push_back(name_ + ".timer");
+                stream_.resume_response();
+            });
+            return gw::FilterStatus::Stop;
+        }
         return script_.stop_response_headers ? gw::FilterStatus::Stop : gw::FilterStatus::Continue;
     }
     gw::FilterStatus on_response_body(evbuffer* data, bool end_stream) override {
@@ -127,6 +144,12 @@ class ScriptedFilter final : public gw::Filter {
         }
         return gw::FilterStatus::Continue;
     }
+    void on_request_trailers(gw::Headers& trailers) override {
+        log_.push_back(name_ + ".req_trailers " + std::to_string(trailers.size()));
+        trailers.add("X-Seen-By", name_);
+    }
+    bool wants_request_body() const override { return !script_.skip_bodies; }
+    bool wants_response_body() const override { return !script_.skip_bodies; }
     void on_destroy() override { log_.push_back(name_ + ".destroy"); }
 
   private:
@@ -134,6 +157,7 @@ class ScriptedFilter final : public gw::Filter {
     gw::StreamCallbacks& stream_;
     FilterScript script_;
     Log& log_;
+    gw::AsyncHandle wait_;
     bool stopped_request_body_ = false;
     bool stopped_response_body_ = false;
 };
@@ -180,6 +204,10 @@ class ScriptedTerminal final : public gw::Terminal {
         log_.push_back("terminal.data " + show(s) + end_mark(end_stream));
         if (end_stream) respond();
     }
+    void on_request_trailers(const gw::Headers& trailers) override {
+        log_.push_back("terminal.trailers " + std::to_string(trailers.size()));
+    }
+    void on_downstream_drained() override { log_.push_back("terminal.drained"); }
     void on_destroy() override { log_.push_back("terminal.destroy"); }
 
   private:
@@ -876,4 +904,139 @@ TEST_CASE("destroying a stream calls on_destroy once on every handler", "[unit][
     CHECK(count(h.log, "B.destroy") == 1);
     CHECK(count(h.log, "terminal.destroy") == 1);
     CHECK(h.sink.events.empty());
+}
+
+namespace {
+
+// Runs the worker's loop until `done()` or `limit` turns (each waits up to 10 ms).
+template <typename Pred>
+void run_until(Harness& h, Pred done, int limit = 200) {
+    for (int i = 0; i < limit && !done(); ++i) {
+        timeval tv{0, 10'000};
+        event_base_loopexit(h.worker->base(), &tv);
+        event_base_loop(h.worker->base(), 0);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a producer paused while a filter held bytes hears drained once they are released",
+          "[unit][stream]") {
+    FilterScript holds;
+    holds.stop_response_body_once = true;
+    Harness h({holds}, TerminalMode::Silent);
+    h.head("GET", "/", true);
+    h.respond_head(200, false);
+    h.sink.queued = h.sink.high_watermark() + 1;  // the client is slow
+    h.respond_data("x", false);                   // A stops on it and holds it
+    REQUIRE(h.stream->downstream_full());         // the producer pauses
+    h.sink.queued = 0;                            // the socket drains...
+    h.stream->on_downstream_drained();
+    CHECK(count(h.log, "terminal.drained") == 0);  // ...but A still holds "x"
+    h.stream->resume_response();                   // A releases it
+    CHECK(count(h.log, "terminal.drained") == 1);
+    CHECK(h.sink.body == "x");
+}
+
+TEST_CASE("request trailers reach every filter, then the terminal, before the last data",
+          "[unit][stream]") {
+    Harness h({{}, {}}, TerminalMode::Silent);
+    h.head("POST", "/", false);
+    h.data("ab", false);
+    gw::Headers t;
+    t.add("X-Checksum", "1");
+    h.stream->on_request_trailers(std::move(t));
+    CHECK(only(h.log, "A.req_trailers") == Log{"A.req_trailers 1"});
+    CHECK(only(h.log, "B.req_trailers") == Log{"B.req_trailers 2"});  // A added one
+    Log tail = only(h.log, "terminal.");
+    REQUIRE(tail.size() >= 3);
+    CHECK(tail[tail.size() - 2] == "terminal.trailers 3");
+    CHECK(tail.back() == "terminal.data '' end");
+}
+
+TEST_CASE("request trailers wait with the chunk a filter holds", "[unit][stream]") {
+    FilterScript holds;
+    holds.stop_request_body_once = true;
+    Harness h({holds, {}}, TerminalMode::Silent);
+    h.head("POST", "/", false);
+    gw::Headers t;
+    t.add("X-Checksum", "1");
+    h.stream->on_request_trailers(std::move(t));
+    CHECK(only(h.log, "terminal.trailers").empty());
+    h.stream->resume_request();
+    CHECK(only(h.log, "A.req_trailers") == Log{"A.req_trailers 1"});
+    CHECK(only(h.log, "terminal.trailers") == Log{"terminal.trailers 3"});
+}
+
+TEST_CASE("a filter that declines bodies at headers time never sees a chunk", "[unit][stream]") {
+    FilterScript skip;
+    skip.skip_bodies = true;
+    Harness h({{}, skip, {}}, TerminalMode::Respond);
+    h.head("POST", "/", false);
+    h.data("hello", true);
+    CHECK(only(h.log, "B.req_body").empty());
+    CHECK(only(h.log, "B.resp_body").empty());
+    CHECK(only(h.log, "A.req_body").size() == 1);
+    CHECK(only(h.log, "C.resp_body").size() == 1);
+    CHECK(only(h.log, "B.resp_headers").size() == 1);
+    CHECK(h.sink.body == "ok:hello");
+}
+
+TEST_CASE("a filter stops on a timer and resumes from the loop, request and response",
+          "[unit][stream]") {
+    FilterScript waits;
+    waits.resume_request_after_ms = 1;
+    waits.resume_response_after_ms = 1;
+    Harness h({waits, {}}, TerminalMode::Respond);
+    h.head("GET", "/", true);
+    CHECK(only(h.log, "terminal.").empty());
+    run_until(h, [&] { return h.stream->response_complete(); });
+    CHECK(count(h.log, "A.timer") == 2);
+    CHECK(only(h.log, "terminal.headers") == Log{"terminal.headers end"});
+    CHECK(h.sink.body == "ok:");
+}
+
+TEST_CASE("a stream that ends while a filter waits on a timer never runs the callback",
+          "[unit][stream]") {
+    FilterScript waits;
+    waits.resume_request_after_ms = 5;
+    Harness h({waits, {}}, TerminalMode::Respond);
+    h.head("GET", "/", true);
+    h.stream->on_downstream_reset();  // the client vanished mid-wait
+    h.stream.reset();
+    run_until(
+        h, [] { return false; }, 3);
+    CHECK(count(h.log, "A.timer") == 0);
+    CHECK(count(h.log, "A.destroy") == 1);
+}
+
+TEST_CASE("the same, with the client gone while the response waits", "[unit][stream]") {
+    FilterScript waits;
+    waits.resume_response_after_ms = 5;
+    Harness h({waits}, TerminalMode::Respond);
+    h.head("GET", "/", true);
+    REQUIRE(only(h.log, "A.resp_headers").size() == 1);
+    h.stream.reset();  // no reset first: the destructor alone must cancel
+    run_until(
+        h, [] { return false; }, 3);
+    CHECK(count(h.log, "A.timer") == 0);
+    CHECK(h.sink.heads == 0);
+}
+
+TEST_CASE("AsyncHandle: cancel and drop stop the callback, defer runs on the next turn",
+          "[unit][stream]") {
+    Harness h({}, TerminalMode::Silent);
+    int ran = 0;
+    gw::AsyncHandle a = h.stream->defer([&] { ++ran; });
+    gw::AsyncHandle b = h.stream->defer([&] { ran += 10; });
+    CHECK(ran == 0);  // never inline
+    b.cancel();
+    CHECK_FALSE(b.pending());
+    {
+        gw::AsyncHandle c = h.stream->start_timer(gw::Duration(1), [&] { ran += 100; });
+    }
+    run_until(h, [&] { return !a.pending(); });
+    run_until(
+        h, [] { return false; }, 3);
+    CHECK(ran == 1);
 }
