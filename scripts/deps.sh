@@ -20,11 +20,27 @@ case "$what" in
   *) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
 esac
 
+# The tests' WebSocket peers (node's ws, pinned by tests/node/package-lock.json).
+node_modules() {
+  [[ $what == build ]] && return 0
+  local dir=tests/node
+  [[ -d $dir/node_modules/ws && $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]] && return 0
+  echo "deps.sh: npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 missing=()
+if [[ $what != build ]]; then
+  # node and npm from Debian, unless the machine already has them (a nodejs build that
+  # bundles npm conflicts with Debian's npm package).
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
+  node_modules
   exit 0
 fi
 if [[ $(id -u) != 0 ]]; then
@@ -43,3 +59,4 @@ fi
 trap '[[ $created_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+node_modules

@@ -569,7 +569,7 @@ void ProxyTerminal::on_upstream_drained(UpstreamConnection&) {
 
 void ProxyTerminal::on_response_head(UpstreamConnection&, ResponseHead& head, bool end_stream) {
     if (destroyed_) return;
-    if (head.status < 200) {
+    if (head.status < 200 && head.status != 101) {
         // 100 Continue was ours to send to the client; pass on 103 Early Hints, pausing the
         // upstream while the client is slow to take them.
         if (head.status == 103) {

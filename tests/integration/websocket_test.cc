@@ -1,0 +1,358 @@
+// WebSocket proxying over HTTP/1.1 with real peers: node's ws as client and upstream, raw
+// sockets for the handshakes a real client would never send.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "harness/fake_upstream.h"
+#include "harness/harness.h"
+
+using namespace gwtest;
+
+namespace {
+
+const std::string kNode = std::string(GW_SOURCE_DIR) + "/tests/node/";
+const std::string kKey = "dGhlIHNhbXBsZSBub25jZQ==";  // RFC 6455 §1.3
+const std::string kAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+// The ws upstream in `mode`; its port once it listens.
+struct WsUpstream {
+    explicit WsUpstream(const std::string& mode = "echo", const std::string& arg = "")
+        : child({"node", kNode + "ws_server.js", mode, arg}) {
+        REQUIRE(child.wait_for_err("PORT "));
+        std::string err = child.err();
+        port = static_cast<uint16_t>(std::stoi(err.substr(err.find("PORT ") + 5)));
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+    Child child;
+    uint16_t port = 0;
+};
+
+std::string ws_config(const std::string& upstream, const std::string& route_extra = "",
+                      const std::string& server_extra = "") {
+    return config_with("[upstream.ws]\nendpoints = [\"" + upstream + "\"]\n\n[[route]]\n" +
+                           "[route.proxy]\nupstream = \"ws\"\n" + route_extra,
+                       server_extra);
+}
+
+ProcessResult client(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"node", kNode + "ws_client.js"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, 60000);
+}
+
+std::string url(uint16_t port, const std::string& path = "/ws") {
+    return "ws://127.0.0.1:" + std::to_string(port) + path;
+}
+
+std::string handshake(const std::string& extra = "", const std::string& method = "GET",
+                      const std::string& version = "HTTP/1.1") {
+    return method + " /ws " + version +
+           "\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + extra + "\r\n";
+}
+
+std::string ws_headers(const std::string& key = kKey, const std::string& version = "13") {
+    return "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: " + version + "\r\n";
+}
+
+// A masked client frame (RFC 6455 §5.2), payload under 126 bytes.
+std::string frame(uint8_t opcode, const std::string& payload) {
+    std::string f;
+    f += static_cast<char>(0x80 | opcode);
+    f += static_cast<char>(0x80 | payload.size());
+    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    f.append(mask, 4);
+    for (size_t i = 0; i < payload.size(); ++i)
+        f += static_cast<char>(payload[i] ^ mask[i % 4]);
+    return f;
+}
+
+long rss_kib() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+int open_fds() {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+        while (readdir(d))
+            ++n;
+        closedir(d);
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("websocket: bad handshakes are refused and never reach the upstream",
+          "[integration][websocket]") {
+    FakeUpstream up(FakeUpstream::respond_always(http_response(200, "plain")));
+    TestServer s(ws_config(up.address()));
+    struct Case {
+        std::string raw;
+        int status;
+    };
+    std::vector<Case> cases = {
+        {handshake("Sec-WebSocket-Version: 13\r\n"), 400},                 // no key
+        {handshake(ws_headers("c2hvcnQ=")), 400},                          // 5 bytes
+        {handshake(ws_headers("not base64 at all!!!!!!!")), 400},          // 24 chars
+        {handshake(ws_headers() + "Content-Length: 0\r\n", "POST"), 400},  // POST
+        {handshake(ws_headers(), "GET", "HTTP/1.0"), 400},                 // 1.0
+        {"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket, foo\r\nConnection: Upgrade\r\n" +
+             ws_headers() + "\r\n",
+         400},  // two tokens
+        {handshake(ws_headers(kKey, "8")), 426},
+    };
+    for (const auto& c : cases) {
+        INFO(c.raw);
+        Response r = request(s.port(), c.raw);
+        CHECK(r.status == c.status);
+        if (c.status == 426) {
+            REQUIRE(r.header("sec-websocket-version"));
+            CHECK(*r.header("sec-websocket-version") == "13");
+        }
+    }
+    CHECK(up.requests().empty());
+}
+
+TEST_CASE("websocket: a 101 with the wrong Accept, or one nobody asked for, is a 502",
+          "[integration][websocket]") {
+    SECTION("wrong Sec-WebSocket-Accept") {
+        FakeUpstream up([](FakeConn& c) {
+            if (!c.read_request()) return;
+            c.send(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                "Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n");
+            c.wait_closed(5000);
+        });
+        TestServer s(ws_config(up.address()));
+        Response r = request(s.port(), handshake(ws_headers()));
+        CHECK(r.status == 502);
+    }
+    SECTION("101 to a plain request") {
+        FakeUpstream up([](FakeConn& c) {
+            if (!c.read_request()) return;
+            c.send(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                "Upgrade\r\n\r\n");
+            c.wait_closed(5000);
+        });
+        TestServer s(ws_config(up.address()));
+        Client c(s.port());
+        REQUIRE(c.send(get("/plain")));
+        auto r = c.read_response();
+        REQUIRE(r);
+        CHECK(r->status == 502);
+        // That upstream connection is dropped, never pooled: the next request opens another.
+        REQUIRE(c.send(get("/plain")));
+        r = c.read_response();
+        REQUIRE(r);
+        CHECK(r->status == 502);
+        CHECK(up.accepted() == 2);
+    }
+}
+
+TEST_CASE("websocket: echo of 1 B, 64 KiB, 10 MB and fragmented messages through Squall",
+          "[integration][websocket]") {
+    WsUpstream up;
+    TestServer s(ws_config(up.address()));
+    ProcessResult r = client({"echo", url(s.port())});
+    INFO(r.out << r.err << up.child.err());
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "OK echo\n");
+}
+
+TEST_CASE("websocket: close codes pass both ways", "[integration][websocket]") {
+    SECTION("client to upstream") {
+        WsUpstream up;
+        TestServer s(ws_config(up.address()));
+        ProcessResult r = client({"close", url(s.port()), "4001"});
+        INFO(r.out << r.err);
+        CHECK(r.out == "CLOSED 4001\n");  // the upstream's echo of the close
+        CHECK(up.child.wait_for_err("CLOSE 4001 bye"));
+    }
+    SECTION("upstream to client") {
+        WsUpstream up("close", "4002");
+        TestServer s(ws_config(up.address()));
+        ProcessResult r = client({"await-close", url(s.port())});
+        INFO(r.out << r.err);
+        CHECK(r.out == "CLOSED 4002\n");
+    }
+}
+
+TEST_CASE("websocket: bytes sent before the 101 reach the upstream after it",
+          "[integration][websocket]") {
+    WsUpstream up;
+    TestServer s(ws_config(up.address()));
+    Client c(s.port());
+    REQUIRE(c.send(handshake(ws_headers()) + frame(0x1, "early")));
+    auto r = c.read_response();
+    REQUIRE(r);
+    REQUIRE(r->status == 101);
+    CHECK(*r->header("sec-websocket-accept") == kAccept);
+    CHECK(r->body.empty());
+    // The echo: an unmasked text frame "early".
+    std::string echo;
+    for (int i = 0; i < 50 && echo.find("early") == std::string::npos; ++i) {
+        REQUIRE(c.wait_readable(5000));
+        std::string more = c.read_until_close(100);
+        echo += more;
+    }
+    CHECK(echo.find("early") != std::string::npos);
+}
+
+TEST_CASE("websocket: request filters run on the handshake", "[integration][websocket]") {
+    WsUpstream up;
+    std::string toml = config_with(
+        "[filter.tag]\ntype = \"headers\"\nrequest = { set = { "
+        "\"X-Tagged\" = \"yes\" } }\n\n[upstream.ws]\nendpoints = [\"" +
+        up.address() +
+        "\"]\n\n[[route]]\nfilters = [\"tag\"]\n[route.proxy]\n"
+        "upstream = \"ws\"\n");
+    TestServer t(toml);
+    ProcessResult r = client({"echo", url(t.port())});
+    CHECK(r.exit_code == 0);
+    CHECK(up.child.wait_for_err("\"x-tagged\":\"yes\""));
+}
+
+TEST_CASE("websocket: an idle tunnel is closed on both sides", "[integration][websocket]") {
+    WsUpstream up;
+    TestServer s(ws_config(up.address(), "[route.proxy.websocket]\nidle_timeout = \"1s\"\n"));
+    Client c(s.port());
+    REQUIRE(c.send(handshake(ws_headers())));
+    auto r = c.read_response();
+    REQUIRE(r);
+    REQUIRE(r->status == 101);
+    CHECK(c.closed(10000));
+    CHECK(up.child.wait_for_err("CLOSE "));  // the upstream saw its connection end
+}
+
+TEST_CASE("websocket: max_connections caps open tunnels with 503", "[integration][websocket]") {
+    WsUpstream up;
+    TestServer s(ws_config(up.address(), "[route.proxy.websocket]\nmax_connections = 2\n"));
+    auto open = [&](Client& c) {
+        REQUIRE(c.send(handshake(ws_headers())));
+        auto r = c.read_response();
+        REQUIRE(r);
+        return r->status;
+    };
+    {
+        Client a(s.port()), b(s.port()), third(s.port());
+        CHECK(open(a) == 101);
+        CHECK(open(b) == 101);
+        CHECK(open(third) == 503);
+        a.send(frame(0x8, std::string("\x03\xe8", 2)));  // close 1000
+        CHECK(a.closed());
+    }
+    // The slots came back (the tunnels above ended with their clients).
+    int status = 0;
+    for (int i = 0; i < 50 && status != 101; ++i) {
+        Client again(s.port());
+        status = open(again);
+        if (status != 101) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(status == 101);
+}
+
+TEST_CASE("websocket: upgrades = [] forwards a plain request without Upgrade",
+          "[integration][websocket]") {
+    FakeUpstream up(FakeUpstream::respond_always(http_response(200, "plain")));
+    TestServer s(ws_config(up.address(), "upgrades = []\n"));
+    Response r = request(s.port(), handshake(ws_headers()));
+    CHECK(r.status == 200);
+    CHECK(r.body == "plain");
+    REQUIRE(up.requests().size() == 1);
+    CHECK_FALSE(up.requests()[0].header("upgrade"));
+    const std::string* conn = up.requests()[0].header("connection");
+    CHECK((!conn || conn->find("pgrade") == std::string::npos));
+}
+
+TEST_CASE("websocket: Upgrade: h2c is never forwarded", "[integration][websocket]") {
+    FakeUpstream up(FakeUpstream::respond_always(http_response(200, "plain")));
+    TestServer s(ws_config(up.address()));
+    Response r = request(s.port(),
+                         "GET /x HTTP/1.1\r\nHost: test\r\nUpgrade: h2c\r\n"
+                         "Connection: Upgrade, HTTP2-Settings\r\n"
+                         "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+    CHECK(r.status == 200);
+    REQUIRE(up.requests().size() == 1);
+    CHECK_FALSE(up.requests()[0].header("upgrade"));
+    CHECK_FALSE(up.requests()[0].header("http2-settings"));
+}
+
+TEST_CASE("websocket: a client that never reads keeps memory bounded, then times out",
+          "[integration][websocket]") {
+    WsUpstream up("flood");
+    TestServer s(ws_config(up.address(), "[route.proxy.websocket]\nidle_timeout = \"2s\"\n"));
+    long before = rss_kib();
+    Client c(s.port());
+    int small = 4096;
+    setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    REQUIRE(c.send(handshake(ws_headers())));
+    REQUIRE(c.wait_readable(5000));
+    // The upstream stops being able to send once Squall stops reading it.
+    REQUIRE(up.child.wait_for_err("SENT ", 20000));
+    std::string err = up.child.err();
+    long sent = std::stol(err.substr(err.find("SENT ") + 5));
+    long grown = rss_kib() - before;
+    WARN("upstream got " << sent / 1024 << " KiB out before back-pressure; RSS grew " << grown
+                         << " KiB");
+    CHECK(sent < 256L * 1024 * 1024);  // far below the 1 GB it would send
+    CHECK(grown < 64 * 1024);
+    CHECK(up.child.wait_for_err("CLOSE ", 15000));  // the idle timeout closed both sides
+}
+
+TEST_CASE("websocket: 10,000 tunnels opened and closed leave no fds or memory behind",
+          "[integration][websocket]") {
+    WsUpstream up;
+    TestServer s(ws_config(up.address()));
+    ProcessResult warm = client({"many", url(s.port()), "200"});
+    REQUIRE(warm.exit_code == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    int fds = open_fds();
+    long rss = rss_kib();
+    ProcessResult r = client({"many", url(s.port()), "10000"});
+    INFO(r.out << r.err);
+    CHECK(r.out == "OPENED 10000\n");
+    int after = fds;
+    for (int i = 0; i < 50; ++i) {  // closes finish on the server's loop
+        after = open_fds();
+        if (after <= fds + 2) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    WARN("fds " << fds << " -> " << after << ", RSS " << rss << " -> " << rss_kib() << " KiB");
+    CHECK(after <= fds + 2);
+    CHECK(rss_kib() - rss < 32 * 1024);
+}
+
+TEST_CASE("websocket: the access log records the tunnel once, with bytes both ways",
+          "[integration][websocket]") {
+    WsUpstream up;
+    std::string dir = temp_dir();
+    std::string log = dir + "/access.log";
+    std::string toml = ws_config(up.address());
+    toml.replace(toml.find("access = \"off\""), 14, "access = \"" + log + "\"");
+    TestServer s(toml);
+    ProcessResult r = client({"echo", url(s.port())});
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(wait_for_file(log, " 101 ", 5000));
+    std::string text = read_file(log);
+    INFO(text);
+    size_t at = text.find(" 101 ");
+    CHECK(text.find(" 101 ", at + 1) == std::string::npos);  // once
+    long out = std::stol(text.substr(at + 5));
+    size_t in_at = text.find(" in=", at);
+    REQUIRE(in_at != std::string::npos);
+    long in = std::stol(text.substr(in_at + 4));
+    CHECK(out > 10 * 1024 * 1024);
+    CHECK(in > 10 * 1024 * 1024);
+}
