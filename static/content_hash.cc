@@ -55,7 +55,10 @@ ContentHasher::ContentHasher() {
     // OpenSSL registers its atexit cleanup on first use; doing it now, before this object's
     // destructor is registered, makes that cleanup run after the thread has been joined.
     OPENSSL_init_crypto(0, nullptr);
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+        loop();
+        OPENSSL_thread_stop();  // this thread's OpenSSL state (freed only at thread exit)
+    });
 }
 
 ContentHasher::~ContentHasher() {

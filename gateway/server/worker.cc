@@ -1,6 +1,8 @@
 // Worker: event loop thread, listeners, connection registry, deferred deletion, access log.
 #include "gateway/server/worker.h"
 
+#include <openssl/crypto.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -73,6 +75,7 @@ void Worker::start() {
         if (index_ == 0 && config_ && !config_->upstreams.empty()) upstreams().on_config(*config_);
         event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
         flush_access_log();
+        OPENSSL_thread_stop();  // the WebSocket handshake hashes with OpenSSL on this thread
         stopped_.store(true);
     });
 }

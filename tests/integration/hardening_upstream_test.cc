@@ -329,7 +329,7 @@ TEST_CASE("hardening #8: a client's Connection header cannot strip what the gate
                               "X-Secret: 1\r\nX-Kept: yes\r\n"));
     CHECK(r.status == 200);
     REQUIRE(up.requests().size() == 1);
-    const FakeRequest& got = up.requests()[0];
+    const FakeRequest got = up.requests()[0];
     CHECK(got.header("x-auth-user"));
     CHECK(got.header("x-request-id"));
     CHECK(got.header("x-forwarded-for"));

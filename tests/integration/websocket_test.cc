@@ -272,7 +272,8 @@ TEST_CASE("websocket: upgrades = [] forwards a plain request without Upgrade",
     CHECK(r.body == "plain");
     REQUIRE(up.requests().size() == 1);
     CHECK_FALSE(up.requests()[0].header("upgrade"));
-    const std::string* conn = up.requests()[0].header("connection");
+    const FakeRequest got = up.requests()[0];
+    const std::string* conn = got.header("connection");
     CHECK((!conn || conn->find("pgrade") == std::string::npos));
 }
 
