@@ -53,8 +53,10 @@ ContentHasher& ContentHasher::instance() {
 
 ContentHasher::ContentHasher() {
     // OpenSSL registers its atexit cleanup on first use; doing it now, before this object's
-    // destructor is registered, makes that cleanup run after the thread has been joined.
-    OPENSSL_init_crypto(0, nullptr);
+    // destructor is registered, makes that cleanup run after the thread has been joined. Its
+    // config is loaded here too, on this thread: loaded lazily by the hashing thread, it
+    // leaves that thread an error state nothing frees.
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
     thread_ = std::thread([this] {
         loop();
         OPENSSL_thread_stop();  // this thread's OpenSSL state (freed only at thread exit)

@@ -70,6 +70,7 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);  // here, not lazily on the worker
     thread_ = std::thread([this] {
         // Worker 0 runs the active health checks of the first snapshot.
         if (index_ == 0 && config_ && !config_->upstreams.empty()) upstreams().on_config(*config_);
