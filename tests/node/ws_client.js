@@ -1,6 +1,7 @@
 // A WebSocket client for the integration tests. Prints one result line on stdout and exits 0
 // when the scenario held, 1 otherwise.
-//   echo URL          1 B text, 64 KiB and 10 MB binary, and a fragmented message echoed exactly
+//   echo URL          1 B, 64 KiB and 10 MB as text and as binary, and a fragmented message,
+//                     each echoed exactly (sha256 compared)
 //   close URL CODE    closes with CODE "bye"; prints the code the server closed back with
 //   await-close URL   sends one message, prints the code of the close it then receives
 //   many URL N        opens and closes N connections, 50 at a time
@@ -33,26 +34,31 @@ function next(ws) {
 
 async function echo() {
   const ws = await open();
-  const messages = [
-    { data: Buffer.from('x'), binary: false },
-    { data: crypto.randomBytes(64 * 1024), binary: true },
-    { data: crypto.randomBytes(10 * 1024 * 1024), binary: true },
-  ];
+  // Each size as text (random hex, valid UTF-8) and as binary.
+  const messages = [];
+  for (const n of [1, 64 * 1024, 10 * 1024 * 1024]) {
+    messages.push({ data: Buffer.from(crypto.randomBytes(n).toString('hex').slice(0, n)), binary: false });
+    messages.push({ data: crypto.randomBytes(n), binary: true });
+  }
   for (const m of messages) {
     const reply = next(ws);
     ws.send(m.data, { binary: m.binary });
     const r = await reply;
     if (r.binary !== m.binary || sha(r.data) !== sha(m.data))
-      return done(false, 'FAIL echo of ' + m.data.length + ' bytes');
+      return done(false, 'FAIL echo of ' + m.data.length + (m.binary ? ' binary' : ' text') + ' bytes');
   }
-  // One message in three frames (ws sends fin=false fragments as continuation frames).
-  const parts = [Buffer.from('frag-'), crypto.randomBytes(1000), Buffer.from('-end')];
-  const reply = next(ws);
-  ws.send(parts[0], { binary: true, fin: false });
-  ws.send(parts[1], { binary: true, fin: false });
-  ws.send(parts[2], { binary: true, fin: true });
-  const r = await reply;
-  if (sha(r.data) !== sha(Buffer.concat(parts))) return done(false, 'FAIL fragmented echo');
+  // One message in three frames (ws sends the parts after a fin=false one as continuation
+  // frames), binary then text.
+  for (const binary of [true, false]) {
+    const parts = [Buffer.from('frag-'), Buffer.from(crypto.randomBytes(500).toString('hex')), Buffer.from('-end')];
+    const reply = next(ws);
+    ws.send(parts[0], { binary, fin: false });
+    ws.send(parts[1], { binary, fin: false });
+    ws.send(parts[2], { binary, fin: true });
+    const r = await reply;
+    if (r.binary !== binary || sha(r.data) !== sha(Buffer.concat(parts)))
+      return done(false, 'FAIL fragmented ' + (binary ? 'binary' : 'text') + ' echo');
+  }
   ws.close(1000);
   done(true, 'OK echo');
 }

@@ -2,8 +2,8 @@
 // kernel) and reports on stderr, one line per event:
 //   PORT n | UPGRADE <json of the request headers> | CLOSE code reason | ERROR text
 // Modes: "echo" (every message back, same type), "close CODE" (closes each connection with
-// CODE after its first message), "flood" (sends 64 KiB binary messages for as long as ws
-// accepts them, reporting SENT <bytes> when its socket stops taking them).
+// CODE after its first message), "flood" (64 KiB binary messages, up to 1 GiB, as fast as the
+// socket takes them: STALLED <bytes> once it took nothing for 1 s, DONE <bytes> if all went).
 'use strict';
 const { WebSocketServer } = require('ws');
 const mode = process.argv[2] || 'echo';
@@ -21,20 +21,24 @@ wss.on('connection', (ws, req) => {
   } else if (mode === 'close') {
     ws.on('message', () => ws.close(Number(arg), 'from upstream'));
   } else if (mode === 'flood') {
+    // Keeps 8 MiB queued in ws (on top of the socket buffer) until 1 GiB is sent. Reports
+    // STALLED once no byte left for 1 s, DONE if it all went out.
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     let sent = 0;
-    let reported = false;
+    let last = -1;
+    let still = 0;
     const pump = () => {
-      while (ws.readyState === ws.OPEN && ws.bufferedAmount < 8 * 1024 * 1024) {
+      if (ws.readyState !== ws.OPEN) return;
+      while (ws.bufferedAmount < 8 * 1024 * 1024 && sent < 1024 * 1024 * 1024) {
         ws.send(chunk);
         sent += chunk.length;
-        if (sent >= 1024 * 1024 * 1024) return;  // 1 GB at most
       }
-      if (!reported && ws.readyState === ws.OPEN) {
-        reported = true;
-        say('SENT ' + sent);
-      }
-      if (ws.readyState === ws.OPEN) setTimeout(pump, 20);
+      const out = sent - ws.bufferedAmount;  // bytes handed to the socket
+      if (sent >= 1024 * 1024 * 1024 && ws.bufferedAmount === 0) return say('DONE ' + sent);
+      still = out === last ? still + 1 : 0;
+      last = out;
+      if (still === 50) say('STALLED ' + out);
+      setTimeout(pump, 20);
     };
     pump();
   }
