@@ -104,7 +104,7 @@ class ProxyTerminal final : public Terminal, public UpstreamHandler, public Pool
     void release_connection(bool keep);
     void stop_balancing();
     void begin();
-    void fail(int status, std::string_view public_detail, std::string log_detail);
+    void fail(FailureKind kind, std::string log_detail);
     void on_failure(UpstreamFailure f, bool response_started, std::string_view what);
     std::string endpoint_name() const;
     void pause_upstream();
@@ -204,10 +204,10 @@ bool ProxyTerminal::accept_upgrade(RequestHead& req) {
     if (cfg_.websocket.max_connections > 0) {
         if (cfg_.websocket.open->fetch_add(1) >= cfg_.websocket.max_connections) {
             cfg_.websocket.open->fetch_sub(1);
-            stream_.send_error(503, "too many open tunnels on this route",
-                               "route '" + stream_.info().route_name +
-                                   "' is at websocket.max_connections (" +
-                                   std::to_string(cfg_.websocket.max_connections) + ")");
+            stream_.fail({FailureKind::TooManyTunnels,
+                          "route '" + stream_.info().route_name +
+                              "' is at websocket.max_connections (" +
+                              std::to_string(cfg_.websocket.max_connections) + ")"});
             return false;
         }
         tunnel_counted_ = true;
@@ -357,12 +357,12 @@ void ProxyTerminal::attempt() {
     endpoint_ = lb_->pick(pick);
     if (endpoint_ < 0) {
         if (tried_.empty()) {
-            fail(503, "no healthy upstream endpoint",
+            fail(FailureKind::NoHealthyEndpoint,
                  "no healthy endpoint in upstream '" + up_.name() + "'");
         } else {
-            fail(502, "every upstream endpoint failed",
-                 "every endpoint of upstream '" + up_.name() + "' failed (" +
-                     std::to_string(tried_.size()) + " tried)");
+            fail(FailureKind::AllEndpointsFailed, "every endpoint of upstream '" + up_.name() +
+                                                      "' failed (" + std::to_string(tried_.size()) +
+                                                      " tried)");
         }
         return;
     }
@@ -416,7 +416,7 @@ void ProxyTerminal::acquire() {
     if (pool_->at_capacity(uc.max_connections)) {
         if (!pool_->wait(*this, uc.max_pending)) {
             stop_balancing();
-            fail(503, "the upstream is at its connection limit",
+            fail(FailureKind::UpstreamAtCapacity,
                  "upstream '" + up_.name() + "' is at its connection limit (max_connections)");
             return;
         }
@@ -679,7 +679,7 @@ bool ProxyTerminal::begin_tunnel(ResponseHead& head) {
         if (!key || !accept || *accept != websocket_accept(*key)) {
             release_connection(false);
             stop_balancing();
-            fail(502, "the upstream sent an invalid WebSocket handshake",
+            fail(FailureKind::BadUpgradeAnswer,
                  endpoint_name() + ": 101 without the right Sec-WebSocket-Accept");
             return false;
         }
@@ -784,27 +784,32 @@ std::string ProxyTerminal::endpoint_name() const {
 
 namespace {
 
-// What a client may read about a failure: no names, no addresses.
-std::string_view public_failure(UpstreamFailure f) {
+// The request-path failure an upstream connection's failure is, and whether a retry on
+// another endpoint is safe: nothing reached the upstream (connect failures), or an idempotent
+// request without a body already sent was cut before a complete response head.
+Failure classify(UpstreamFailure f, std::string detail, bool idempotent_request,
+                 bool body_forwarded) {
     switch (f) {
         case UpstreamFailure::ConnectFailed:
-            return "the upstream could not be reached";
+            return {FailureKind::ConnectFailed, std::move(detail), true};
         case UpstreamFailure::ConnectTimeout:
-            return "the upstream did not accept the connection in time";
+            return {FailureKind::ConnectTimeout, std::move(detail), true};
         case UpstreamFailure::Reset:
-            return "the upstream closed the connection before a complete response";
+            return {FailureKind::UpstreamReset, std::move(detail),
+                    idempotent_request && !body_forwarded};
         case UpstreamFailure::Timeout:
-            return "the upstream did not answer in time";
+            return {FailureKind::UpstreamTimeout, std::move(detail), false};
         case UpstreamFailure::Protocol:
-            return "the upstream sent an invalid response";
+            return {FailureKind::UpstreamProtocol, std::move(detail), false};
     }
-    return "the upstream failed";
+    return {FailureKind::UpstreamProtocol, std::move(detail), false};
 }
 
 }  // namespace
 
 void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::string_view what) {
-    std::string detail = endpoint_name() + ": " + std::string(what);
+    Failure failure = classify(f, endpoint_name() + ": " + std::string(what), idempotent(method_),
+                               body_forwarded_);
     // Only what the upstream did counts against it: a client that reads or sends slowly
     // never stops an upstream timer (they are paused meanwhile), and a malformed response is
     // an application bug that ejection would not fix.
@@ -814,26 +819,20 @@ void ProxyTerminal::on_failure(UpstreamFailure f, bool response_started, std::st
     release_connection(false);
     if (response_started_ || response_started) {
         // The client already has part of a response: it must see it broken, not complete.
-        stream_.send_error(502, public_failure(f), detail);
+        stream_.fail(failure);
         return;
     }
-    // Retry only what cannot have had an effect, or what may safely be repeated: nothing
-    // reached the upstream (connect failures), or an idempotent request without a body
-    // already sent was cut before a complete response head (nothing reached the client).
-    bool nothing_sent = f == UpstreamFailure::ConnectFailed || f == UpstreamFailure::ConnectTimeout;
-    bool safe_again = f == UpstreamFailure::Reset && idempotent(method_) && !body_forwarded_;
-    if ((nothing_sent || safe_again) && retries_ < up_.config().retries.attempts &&
+    if (failure.retryable && retries_ < up_.config().retries.attempts &&
         ctx_.budget(up_.name()).try_retry(up_.config().retries, monotonic_ms())) {
         ++retries_;
         tried_.push_back(static_cast<uint32_t>(endpoint_));
-        log_warn(detail + "; retrying " + method_ + " on another endpoint (retry " +
+        log_warn(failure.detail + "; retrying " + method_ + " on another endpoint (retry " +
                  std::to_string(retries_) + ")");
         attempt();
         return;
     }
-    int status =
-        (f == UpstreamFailure::ConnectTimeout || f == UpstreamFailure::Timeout) ? 504 : 502;
-    fail(status, public_failure(f), detail);
+    phase_ = Phase::Done;
+    stream_.fail(failure);
 }
 
 void ProxyTerminal::on_total_timeout(evutil_socket_t, short, void* arg) noexcept {
@@ -843,13 +842,12 @@ void ProxyTerminal::on_total_timeout(evutil_socket_t, short, void* arg) noexcept
         self->endpoint_ >= 0 ? self->endpoint_name() : "upstream '" + self->up_.name() + "'";
     self->stop_balancing();
     self->release_connection(false);
-    self->fail(504, "the upstream did not finish in time",
-               where + ": did not finish within timeouts.total");
+    self->fail(FailureKind::TotalTimeout, where + ": did not finish within timeouts.total");
 }
 
-void ProxyTerminal::fail(int status, std::string_view public_detail, std::string log_detail) {
+void ProxyTerminal::fail(FailureKind kind, std::string log_detail) {
     phase_ = Phase::Done;
-    stream_.send_error(status, public_detail, log_detail);  // destroys this terminal (deferred)
+    stream_.fail({kind, std::move(log_detail)});  // destroys this terminal (deferred)
 }
 
 void ProxyTerminal::on_destroy() {

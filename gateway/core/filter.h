@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 
 #include "gateway/core/async.h"
+#include "gateway/core/failure.h"
 #include "gateway/core/http.h"
 
 struct event_base;
@@ -84,6 +85,11 @@ class StreamCallbacks {
                             std::string_view log_detail) {
         (void)log_detail;
         send_local_reply(status, public_detail);
+    }
+    // The request failed (see failure.h): the status and page text follow from the kind, the
+    // detail goes to the error log only.
+    void fail(const Failure& f) {
+        send_error(failure_status(f.kind), failure_text(f.kind), f.detail);
     }
     // A local reply with an explicit head and body (redirects, respond routes).
     virtual void send_local_response(ResponseHead head, std::string body) = 0;

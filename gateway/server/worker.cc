@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "gateway/core/access_log.h"
-#include "gateway/http1/http1_connection.h"
+#include "gateway/server/make_connection.h"
 #include "gateway/util/log.h"
 #include "static/file_cache.h"
 #include "upstream/upstream_context.h"
@@ -191,7 +191,7 @@ void Worker::accept_connection(ListenerSlot& slot, evutil_socket_t fd, sockaddr*
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    adopt(Http1Connection::create(*this, fd, addr, len, slot.config));
+    adopt(make_connection(*this, slot.config, fd, addr, len));
 }
 
 void Worker::adopt(std::unique_ptr<Connection> conn) {
