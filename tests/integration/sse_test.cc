@@ -1,13 +1,16 @@
 // Server-Sent Events and long polling through the proxy: events are never held back, the
 // total timeout does not cut an event stream, sse.idle_timeout and sse.heartbeat, per-route
-// timeouts for long polls, and a client that leaves cancels its upstream request.
+// timeouts for long polls, and a client that leaves cancels its upstream request. Peers: the
+// scripted FakeUpstream and raw sockets for exact bytes, node's http and curl -N as real ones.
 #include <catch2/catch.hpp>
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
@@ -66,6 +69,58 @@ bool sees_close(int fd, int timeout_ms) {
     return false;
 }
 
+const std::string kNode = std::string(GW_SOURCE_DIR) + "/tests/node/";
+
+// tests/node/sse_server.js (node's http module); its port once it listens.
+struct NodeSse {
+    NodeSse() : child({"node", kNode + "sse_server.js"}) {
+        REQUIRE(child.wait_for_err("PORT "));
+        std::string err = child.err();
+        port = static_cast<uint16_t>(std::stoi(err.substr(err.find("PORT ") + 5)));
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+    // A lockstep control (/next, /end), sent to the upstream directly.
+    void control(const std::string& path) const { CHECK(request(port, get(path)).status == 204); }
+    Child child;
+    uint16_t port = 0;
+};
+
+// `curl -sN` (no buffering) on a URL through Squall, output captured by Child.
+std::vector<std::string> curl_n(uint16_t port, const std::string& path) {
+    return {"curl", "-sN", "--max-time", "30", "http://127.0.0.1:" + std::to_string(port) + path};
+}
+
+int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The events "data: k <ms>" in `text`, in order: their k.
+std::vector<int> event_numbers(const std::string& text) {
+    std::vector<int> out;
+    for (size_t at = text.find("data: "); at != std::string::npos; at = text.find("data: ", at + 1))
+        out.push_back(std::atoi(text.c_str() + at + 6));
+    return out;
+}
+
+// Decodes a chunked body; false when the framing is broken or the last chunk is missing.
+bool dechunk(std::string_view raw, std::string& body) {
+    while (true) {
+        size_t eol = raw.find("\r\n");
+        if (eol == std::string_view::npos) return false;
+        char* end = nullptr;
+        std::string size_line(raw.substr(0, eol));
+        unsigned long size = std::strtoul(size_line.c_str(), &end, 16);
+        if (end == size_line.c_str()) return false;
+        raw.remove_prefix(eol + 2);
+        if (size == 0) return raw.substr(0, 2) == "\r\n";
+        if (raw.size() < size + 2 || raw.substr(size, 2) != "\r\n") return false;
+        body.append(raw.substr(0, size));
+        raw.remove_prefix(size + 2);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("sse: each event reaches the client before the upstream writes the next",
@@ -103,31 +158,60 @@ TEST_CASE("sse: each event reaches the client before the upstream writes the nex
     CHECK(read_until(c.fd(), got, "0\r\n\r\n", 5000));
 }
 
+TEST_CASE("sse: curl -N gets each event of a node upstream before the next is written",
+          "[integration][sse]") {
+    NodeSse up;
+    TestServer s(sse_config(up.address()));
+    Child curl(curl_n(s.port(), "/events/lockstep"));
+    REQUIRE(up.child.wait_for_err("REQUEST /events/lockstep"));
+    constexpr int kEvents = 8;
+    for (int k = 0; k < kEvents; ++k) {
+        up.control("/next");  // the upstream writes event k now, and k + 1 only after this loop
+        const std::string needle = "data: " + std::to_string(k) + " ";
+        INFO(curl.err());
+        REQUIRE(curl.wait_for_err(needle, 5000));
+        std::string out = curl.err();
+        int64_t written = std::atoll(out.c_str() + out.find(needle) + needle.size());
+        WARN("event " << k << " reached curl about " << wall_ms() - written
+                      << " ms after node wrote it (the output file is polled every 10 ms)");
+    }
+    up.control("/end");
+    REQUIRE(curl.signal_and_wait(0, 10000) == 0);  // curl exits 0 once the stream ends cleanly
+    std::vector<int> got = event_numbers(curl.err());
+    REQUIRE(got.size() == kEvents);
+    for (int k = 0; k < kEvents; ++k)
+        CHECK(got[static_cast<size_t>(k)] == k);
+}
+
 TEST_CASE("sse: timeouts.total does not cut an event stream", "[integration][sse]") {
-    FakeUpstream up([](FakeConn& c) {
-        if (!c.read_request()) return;
-        c.send(kSseHead);
-        for (int i = 0; i < 10 && !c.stopping(); ++i) {
-            c.send(chunk("data: " + std::to_string(i) + "\n\n"));
-            std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        }
-        c.send("0\r\n\r\n");
-    });
+    NodeSse up;
+    // Node writes 15 events 200 ms apart: 3 s, three times the upstream's total limit.
     TestServer s(sse_config(up.address(), "", "timeouts = { total = \"1s\" }\n"));
-    Client c(s.port());
-    REQUIRE(c.send(get("/events")));
-    std::string got;
-    CHECK(read_until(c.fd(), got, "data: 9\n\n", 10000));  // 2.5 s, past the 1 s total
-    CHECK(read_until(c.fd(), got, "0\r\n\r\n", 5000));
+    SECTION("text/event-stream runs to its end") {
+        ProcessResult r = run_process(curl_n(s.port(), "/events/interval"), 20000);
+        INFO(r.out << r.err);
+        CHECK(r.exit_code == 0);
+        std::vector<int> got = event_numbers(r.out);
+        REQUIRE(got.size() == 15);
+        CHECK(got.back() == 14);
+        CHECK(up.child.wait_for_err("END /events/interval"));
+    }
+    SECTION("the control: any other streamed response is cut at 1 s") {
+        ProcessResult r = run_process(curl_n(s.port(), "/plain/interval"), 20000);
+        INFO(r.out << r.err);
+        CHECK(r.exit_code != 0);  // curl: the transfer ended early
+        CHECK(event_numbers(r.out).size() < 15);
+    }
 }
 
 TEST_CASE("sse: a silent stream ends after sse.idle_timeout", "[integration][sse]") {
-    Gate done;
-    FakeUpstream up([&done](FakeConn& c) {
+    std::atomic<bool> upstream_closed{false};
+    FakeUpstream up([&upstream_closed](FakeConn& c) {
         if (!c.read_request()) return;
         c.send(kSseHead);
         c.send(chunk("data: only one\n\n"));
-        done.wait(c, 20000);  // silent far longer than the limit
+        // Silent far longer than the limit; Squall is the one to close.
+        if (c.wait_closed(20000) && !c.stopping()) upstream_closed.store(true);
     });
     TestServer s(sse_config(up.address(), "[route.proxy.sse]\nidle_timeout = \"1s\"\n"));
     Client c(s.port());
@@ -139,7 +223,7 @@ TEST_CASE("sse: a silent stream ends after sse.idle_timeout", "[integration][sse
     WARN("closed "
          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
          << " ms after the last event");
-    done.open();
+    CHECK(wait_until([&] { return upstream_closed.load(); }, 5000));
 }
 
 TEST_CASE("sse: sse.heartbeat sends comment lines while the upstream is silent",
@@ -157,14 +241,23 @@ TEST_CASE("sse: sse.heartbeat sends comment lines while the upstream is silent",
     Client c(s.port());
     REQUIRE(c.send(get("/events")));
     std::string got;
-    REQUIRE(read_until(c.fd(), got, "data: last\n\n", 10000));
-    size_t first = got.find("data: first");
-    size_t last = got.find("data: last");
-    size_t beats = 0;
-    for (size_t at = got.find(":\n\n", first); at != std::string::npos && at < last;
-         at = got.find(":\n\n", at + 1)) {
-        if (got[at - 1] == '\n') ++beats;  // a comment line of its own, not "data:"
-    }
+    REQUIRE(read_until(c.fd(), got, "0\r\n\r\n", 10000));
+    size_t head_end = got.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    INFO(got);
+    std::string body;
+    REQUIRE(dechunk(std::string_view(got).substr(head_end + 4), body));  // framing intact
+    // Between the two events: nothing but heartbeats, each the comment line ":" and a blank line.
+    const std::string first = "data: first\n\n", last = "data: last\n\n";
+    REQUIRE(body.substr(0, first.size()) == first);
+    REQUIRE(body.size() >= first.size() + last.size());
+    REQUIRE(body.substr(body.size() - last.size()) == last);
+    std::string between = body.substr(first.size(), body.size() - first.size() - last.size());
+    size_t beats = between.size() / 3;
+    std::string only_beats;
+    for (size_t i = 0; i < beats; ++i)
+        only_beats += ":\n\n";
+    CHECK(between == only_beats);
     WARN(beats << " heartbeats in 2 s of silence");
     CHECK(beats >= 2);
 }
@@ -220,4 +313,18 @@ TEST_CASE("sse: a client that goes away closes its upstream connection", "[integ
     for (int i = 0; i < 100 && !closed.load(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(closed.load());
+}
+
+TEST_CASE("sse: curl killed mid-stream closes the node upstream's connection",
+          "[integration][sse]") {
+    NodeSse up;
+    TestServer s(sse_config(up.address()));
+    Child curl(curl_n(s.port(), "/events/lockstep"));
+    REQUIRE(up.child.wait_for_err("REQUEST /events/lockstep"));
+    up.control("/next");
+    REQUIRE(curl.wait_for_err("data: 0 ", 5000));
+    curl.signal_and_wait(SIGKILL, 5000);
+    // The stream never ends on its own: only Squall closing the upstream side ends it.
+    INFO(up.child.err());
+    CHECK(up.child.wait_for_err("GONE /events/lockstep", 5000));
 }
