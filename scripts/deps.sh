@@ -4,6 +4,7 @@
 #   scripts/deps.sh test     the above plus the clients and servers the tests drive
 #   scripts/deps.sh fuzz     the above plus clang's libFuzzer runtime
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."  # tests/node below is relative to the checkout
 what=${1:-build}
 
 build_pkgs=(build-essential cmake ninja-build pkg-config
