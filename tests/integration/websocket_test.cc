@@ -343,6 +343,100 @@ TEST_CASE("websocket: max_connections caps open tunnels with 503", "[integration
     CHECK(open(fourth) == 503);
 }
 
+TEST_CASE("websocket: upgrades that end without a tunnel do not hold a max_connections slot",
+          "[integration][websocket]") {
+    // The RFC 6455 §1.3 key, so this upstream can answer with the right Accept.
+    const std::string good_101 =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        kAccept + "\r\n\r\n";
+    FakeUpstream up([good_101](FakeConn& c) {
+        while (auto req = c.read_request()) {
+            if (req->target == "/refused") {
+                c.send(http_response(403, "no"));  // keep-alive: the next request comes here
+                continue;
+            }
+            if (req->target == "/bad-accept") {
+                c.send(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n");
+            } else {
+                c.send(good_101);
+            }
+            c.wait_closed(10000);
+            return;
+        }
+    });
+    TestServer s(ws_config(up.address(), "[route.proxy.websocket]\nmax_connections = 1\n"));
+    auto upgrade = [&](const std::string& path) {
+        std::string raw = handshake(ws_headers());
+        raw.replace(raw.find("/ws"), 3, path);
+        return request(s.port(), raw).status;
+    };
+    // With a cap of 1, a slot kept by any of these would turn the next one into a 503.
+    for (int i = 0; i < 3; ++i) {
+        CHECK(upgrade("/refused") == 403);
+        CHECK(upgrade("/bad-accept") == 502);
+    }
+    // A real tunnel takes the slot, and gives it back once its client has gone.
+    {
+        Client c(s.port());
+        REQUIRE(c.send(handshake(ws_headers())));
+        auto r = c.read_response();
+        REQUIRE(r);
+        CHECK(r->status == 101);
+        CHECK(upgrade("/refused") == 503);  // the one slot is taken
+    }
+    int status = 0;
+    for (int i = 0; i < 50 && status != 403; ++i) {
+        status = upgrade("/refused");
+        if (status != 403) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(status == 403);
+}
+
+TEST_CASE("websocket: either side dropping its TCP connection closes the other",
+          "[integration][websocket]") {
+    const std::string good_101 =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        kAccept + "\r\n\r\n";
+    SECTION("the upstream closes after the 101: the client sees EOF") {
+        FakeUpstream up([good_101](FakeConn& c) {
+            if (!c.read_request()) return;
+            c.send(good_101);
+            c.close();
+        });
+        TestServer s(ws_config(up.address()));
+        Client c(s.port());
+        REQUIRE(c.send(handshake(ws_headers())));
+        auto r = c.read_response();
+        REQUIRE(r);
+        CHECK(r->status == 101);
+        CHECK(c.closed(5000));
+    }
+    SECTION("the client resets: the upstream sees its connection closed") {
+        auto closed = std::make_shared<std::atomic<bool>>(false);
+        FakeUpstream up([good_101, closed](FakeConn& c) {
+            if (!c.read_request()) return;
+            c.send(good_101);
+            if (c.wait_closed(10000) && !c.stopping()) closed->store(true);
+        });
+        TestServer s(ws_config(up.address()));
+        {
+            Client c(s.port());
+            REQUIRE(c.send(handshake(ws_headers())));
+            auto r = c.read_response();
+            REQUIRE(r);
+            CHECK(r->status == 101);
+            linger l{1, 0};
+            setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        }  // closed with a reset
+        CHECK(wait_until([&] { return closed->load(); }, 5000));
+    }
+}
+
 TEST_CASE("websocket: upgrades = [] forwards a plain request without Upgrade",
           "[integration][websocket]") {
     FakeUpstream up(FakeUpstream::respond_always(http_response(200, "plain")));
