@@ -1,5 +1,6 @@
 // WebSocket proxying over HTTP/1.1 with real peers: node's ws as client and upstream, raw
-// sockets for the handshakes a real client would never send.
+// sockets for the handshakes a real client would never send. Memory and descriptor bounds are
+// read from /proc/<pid> of build/squall run as a child, so they are Squall's own.
 #include <catch2/catch.hpp>
 
 #include <sys/socket.h>
