@@ -4,7 +4,8 @@
 # same fairness as the nginx and HAProxy baselines (one worker, a large keep-alive pool, no
 # per-connection request cap, no access log), then runs Squall in the foreground.
 #   ../shared/bench/run.sh --candidate bench/candidate.sh --candidate-name squall
-# Reads BENCH_P, BENCH_TP, BENCH_O, BENCH_CERT, BENCH_KEY and BENCH_RUN. TLS on $BENCH_TP
+# WebSocket upgrades (/ws) are tunnelled and text/event-stream responses (/sse) streamed by the
+# proxy's defaults. Reads BENCH_P, BENCH_TP, BENCH_O, BENCH_CERT, BENCH_KEY and BENCH_RUN. TLS on $BENCH_TP
 # needs TLS listeners, which Squall does not have yet: the h2 test is skipped for now.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
